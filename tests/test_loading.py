@@ -1,0 +1,78 @@
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from bertviz_core import LoadedModel, ModelLoadError, load_model
+from bertviz_core.loading import DEFAULT_HUB_MODEL, in_hub_cache
+
+from conftest import FAMILIES, save_tiny_model
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_tiny_model_loads_with_its_trained_head(tiny_models, family):
+    model = tiny_models[family]
+    assert isinstance(model, LoadedModel)
+    assert model.family == family and model.source == "local" and model.has_mlm_head
+    assert not model.model.training
+    assert all(not p.requires_grad for p in model.model.parameters())
+    assert model.model.config._attn_implementation == "eager"
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_checkpoint_without_head_loads_as_bare_encoder(tmp_path, family):
+    model = load_model(str(save_tiny_model(family, tmp_path / family, with_head=False)))
+    assert not model.has_mlm_head
+    assert model.model is model.encoder  # the bare encoder class, not a masked-LM class with a random head
+    with pytest.raises(ValueError, match="no trained masked-LM head"):
+        model.mlm_logits(torch.zeros(1, model.config.hidden_size))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_head_weights_are_the_saved_ones(tiny_dirs, tiny_models, family):
+    """The head in use is the checkpoint's, not a fresh random initialisation."""
+    saved = load_file(tiny_dirs[family] / "model.safetensors")
+    prefix = tiny_models[family].model.base_model_prefix + "."
+    head_keys = [key for key in saved if not key.startswith(prefix)]
+    assert head_keys
+    state = tiny_models[family].model.state_dict()
+    for key in head_keys:
+        torch.testing.assert_close(state[key], saved[key], rtol=0, atol=0)
+
+
+def test_embedded_model_is_real_minilm(embedded):
+    assert embedded.name == "all-MiniLM-L6-v2" and embedded.source == "embedded"
+    assert (embedded.num_layers, embedded.num_heads, embedded.config.hidden_size) == (6, 12, 384)
+    assert not embedded.has_mlm_head
+    assert "6 layers x 12 heads" in embedded.banner
+
+
+def test_default_model_here_is_the_offline_fallback():
+    model = load_model(hub_timeout=1.0)
+    if in_hub_cache(DEFAULT_HUB_MODEL):
+        assert model.name == DEFAULT_HUB_MODEL and model.source == "cache"
+    else:  # this sandbox cannot reach the hub
+        assert model.source == "embedded"
+        assert model.reason.startswith("offline") and DEFAULT_HUB_MODEL in model.reason
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("/no/such/dir", "No model directory"),
+    ("no-such-org/no-such-model-xyz", "cannot be reached|not in the local cache"),
+])
+def test_unknown_models_are_refused_clearly(spec, message):
+    with pytest.raises(ModelLoadError, match=message):
+        load_model(spec, hub_timeout=0.5)
+
+
+def test_directory_without_weights_is_refused(tmp_path, tiny_dirs):
+    (tmp_path / "config.json").write_text((tiny_dirs["bert"] / "config.json").read_text())
+    with pytest.raises(ModelLoadError, match="Cannot load"):
+        load_model(str(tmp_path))
+
+
+def test_non_bert_family_is_refused(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    with pytest.raises(ModelLoadError, match="gpt2 model"):
+        load_model(str(tmp_path))
