@@ -31,6 +31,10 @@ class ModelLoadError(ValueError):
     """A model could not be loaded; the message is written for the person who asked for it."""
 
 
+class HubUnreachable(ModelLoadError):
+    """The model is not cached and the hub does not answer."""
+
+
 # ---------------------------------------------------------------------------------------------
 # Layouts: where each family keeps its layers, its embedding projection and its masked-LM head.
 # ---------------------------------------------------------------------------------------------
@@ -124,7 +128,7 @@ class LoadedModel:
     source: str
     """'hub', 'cache', 'local' or 'embedded'."""
     reason: str
-    """One sentence: why this model is the one loaded."""
+    """Why this model is the one loaded, where that needs saying (the offline fallback); may be empty."""
     layout: Layout
     config: object
     tokenizer: object
@@ -158,9 +162,11 @@ class LoadedModel:
 
     @property
     def banner(self) -> str:
-        shape = f"{self.num_layers} layers x {self.num_heads} heads"
-        head = "with" if self.has_mlm_head else "without"
-        return f"{self.name} ({shape}, {head} a masked-LM head). {self.reason}"
+        """For the app's header: which model, where from, and why."""
+        where = {"embedded": f"the embedded {self.name}", "hub": f"{self.name} from the Hugging Face hub",
+                 "cache": f"{self.name} from the local Hugging Face cache"}.get(self.source, f"the model in {self.location}")
+        head = "with" if self.has_mlm_head else "no"
+        return f"Using {where} ({self.num_layers} layers x {self.num_heads} heads, {head} masked-LM head). {self.reason}".strip()
 
     def mlm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Last-layer hidden states [N, D] -> vocabulary logits [N, V] through the masked-LM head."""
@@ -212,27 +218,24 @@ def load_model(spec: str | None = None, *, hub_timeout: float = HUB_TIMEOUT_SECO
     if not spec:
         return _load_default(hub_timeout)
     if spec.lower() in EMBEDDED_ALIASES:
-        return _load_embedded("it was asked for by name.")
+        return _load_embedded("Chosen by name; its weights ship with the app, so it works offline.")
     path = Path(spec).expanduser()
     if path.is_dir():
-        return _load(str(path), name=path.name, source="local", reason=f"Loaded from the directory {path}.")
+        return _load(str(path), name=path.name, source="local", reason="")
     if path.suffix or spec.startswith((".", "/", "~")):
         raise ModelLoadError(f"No model directory at {spec}.")
     return _load_hub(spec, hub_timeout)
 
 
 def _load_default(hub_timeout: float) -> LoadedModel:
-    if in_hub_cache(DEFAULT_HUB_MODEL):
-        return _load_hub(DEFAULT_HUB_MODEL, hub_timeout)
-    if not hub_reachable(hub_timeout):
-        return _load_embedded(
-            f"offline: the Hugging Face hub did not answer within {hub_timeout:g} s and "
-            f"{DEFAULT_HUB_MODEL} is not in the local cache, so the app uses the embedded {EMBEDDED_NAME}."
-        )
     try:
         return _load_hub(DEFAULT_HUB_MODEL, hub_timeout)
+    except HubUnreachable:
+        return _load_embedded(
+            f"Offline: the Hugging Face hub cannot be reached and {DEFAULT_HUB_MODEL} is not in the local cache."
+        )
     except ModelLoadError as error:
-        return _load_embedded(f"{DEFAULT_HUB_MODEL} could not be downloaded ({error}); using the embedded model.")
+        return _load_embedded(f"Offline: {DEFAULT_HUB_MODEL} could not be downloaded ({error}).")
 
 
 def _load_embedded(reason: str) -> LoadedModel:
@@ -241,11 +244,10 @@ def _load_embedded(reason: str) -> LoadedModel:
 
 def _load_hub(repo_id: str, hub_timeout: float) -> LoadedModel:
     if in_hub_cache(repo_id):
-        return _load(repo_id, name=repo_id, source="cache", reason="Loaded from the local Hugging Face cache.",
-                     local_files_only=True)
+        return _load(repo_id, name=repo_id, source="cache", reason="", local_files_only=True)
     if not hub_reachable(hub_timeout):
-        raise ModelLoadError(f"'{repo_id}' is not in the local cache and the Hugging Face hub cannot be reached.")
-    return _load(repo_id, name=repo_id, source="hub", reason="Downloaded from the Hugging Face hub.")
+        raise HubUnreachable(f"'{repo_id}' is not in the local cache and the Hugging Face hub cannot be reached.")
+    return _load(repo_id, name=repo_id, source="hub", reason="")
 
 
 def _load(location: str, *, name: str, source: str, reason: str, local_files_only: bool = False) -> LoadedModel:

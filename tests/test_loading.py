@@ -54,7 +54,7 @@ def test_default_model_here_is_the_offline_fallback():
         assert model.name == DEFAULT_HUB_MODEL and model.source == "cache"
     else:  # this sandbox cannot reach the hub
         assert model.source == "embedded"
-        assert model.reason.startswith("offline") and DEFAULT_HUB_MODEL in model.reason
+        assert model.reason.startswith("Offline") and DEFAULT_HUB_MODEL in model.reason
 
 
 @pytest.mark.parametrize("spec, message", [

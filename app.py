@@ -1,0 +1,16 @@
+"""BERT Lens: the entry point. Declares the pages and draws the sidebar every page shares."""
+
+import streamlit as st
+
+from app_pages.common import sidebar
+
+st.set_page_config(page_title="BERT Lens", page_icon=":material/search:", layout="wide")
+
+PAGES = [
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
+    st.Page("app_pages/attention.py", title="Attention", icon=":material/grid_on:", url_path="attention"),
+]
+
+page = st.navigation(PAGES)
+st.session_state["lens"] = sidebar()
+page.run()

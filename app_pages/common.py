@@ -1,0 +1,156 @@
+"""What every page shares: the cached model and analysis, the sidebar, and the URL that reproduces a view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from bertviz_core import Analysis, InputError, LoadedModel, ModelLoadError, analyze, load_model
+
+DEFAULT_TEXT = "The bank of the river was flooded."
+AUTOMATIC = "Automatic"
+OTHER = "Other (hub id or local folder)"
+PRESETS = {
+    AUTOMATIC: "",
+    "bert-base-uncased": "bert-base-uncased",
+    "distilbert-base-uncased": "distilbert-base-uncased",
+    "roberta-base": "roberta-base",
+    "albert-base-v2": "albert-base-v2",
+    "electra-small-generator": "google/electra-small-generator",
+    "all-MiniLM-L6-v2 (embedded, offline)": "embedded",
+}
+ANALYSIS_CACHE_ENTRIES = 16
+
+
+@dataclass(frozen=True)
+class Lens:
+    """The loaded model and the current analysis (None when the text cannot be analysed)."""
+
+    model: LoadedModel
+    analysis: Analysis | None
+
+
+@st.cache_resource(max_entries=3, show_spinner="Loading the model (first time only)…")
+def cached_model(spec: str) -> LoadedModel:
+    """One model object per spec for the whole server process, shared by every session."""
+    return load_model(spec)
+
+
+@st.cache_resource(max_entries=ANALYSIS_CACHE_ENTRIES, show_spinner="Running the model…")
+def cached_analysis(model_key: str, text: str, pair: str | None, _model: LoadedModel) -> Analysis:
+    """Keyed by plain values; the result is frozen, so sessions can share it without copying."""
+    return analyze(_model, text, pair)
+
+
+def sidebar() -> Lens | None:
+    """Model picker, sentence, banner. Returns None only when no model could be loaded at all."""
+    with st.sidebar:
+        st.header("BERT Lens")
+        model = _model_picker()
+        text = st.text_area("Sentence", key=_seeded("text", _url("text", DEFAULT_TEXT)), height=90,
+                            help="Shared by every page. Write [MASK] where a word should be guessed.")
+        pair = st.text_input("Second sentence (optional)", key=_seeded("pair", _url("pair", "")),
+                             help="BERT reads two texts as [CLS] A [SEP] B [SEP], with segment embeddings A and B.")
+    _set_url(text=text, pair=pair)
+    if model is None:
+        return None
+    st.sidebar.info(model.banner)
+    try:
+        analysis = cached_analysis(f"{model.location}|{model.name}", text, pair or None, model)
+    except InputError as error:
+        st.info(str(error))
+        return Lens(model, None)
+    if analysis.truncated:
+        st.warning(f"The text has {analysis.original_length} tokens; {model.name} reads at most "
+                   f"{analysis.max_length}, so everything shown covers the first {analysis.max_length}.")
+    return Lens(model, analysis)
+
+
+def _model_picker() -> LoadedModel | None:
+    spec_in_url = _url("model", "")
+    preset_of = {spec: label for label, spec in PRESETS.items()}
+    label = st.selectbox("Model", [*PRESETS, OTHER], key=_seeded("model_choice", preset_of.get(spec_in_url, OTHER)))
+    spec = PRESETS.get(label)
+    if spec is None:
+        spec = st.text_input("Hub id or local folder", key=_seeded("model_custom", spec_in_url),
+                             placeholder="e.g. bert-large-uncased").strip()
+    try:
+        model = cached_model(spec)
+    except ModelLoadError as error:
+        st.error(str(error))
+        model = _previous_model()
+        if model is not None:
+            st.caption(f"Still showing {model.name}.")
+        return model
+    st.session_state["last_good_model_spec"] = spec
+    _set_url(model=spec)
+    return model
+
+
+def _previous_model() -> LoadedModel | None:
+    spec = st.session_state.get("last_good_model_spec")
+    try:
+        return cached_model(spec if spec is not None else "")
+    except ModelLoadError:
+        return None
+
+
+def url_index(name: str, label: str, count: int, *, column=st) -> int:
+    """A 1-based number picker kept in the URL (``?layer=3``); returns the 0-based index."""
+    if name in st.session_state and st.session_state[name] > count:
+        del st.session_state[name]  # a smaller model was loaded
+    value = column.selectbox(label, range(1, count + 1), key=_seeded(name, min(max(_url_int(name, 1), 1), count)))
+    _set_url(**{name: str(value)})
+    return value - 1
+
+
+def _seeded(key: str, initial):
+    """Give a widget its first value (from the URL) once per session, and keep it across page switches.
+
+    Streamlit forgets the state of widgets a page does not draw; the kept copy brings it back.
+    """
+    kept = f"kept_{key}"
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(kept, initial)
+    st.session_state[kept] = st.session_state[key]
+    return key
+
+
+def _url(name: str, default: str) -> str:
+    return st.query_params.get(name, default)
+
+
+def _url_int(name: str, default: int) -> int:
+    try:
+        return int(_url(name, str(default)))
+    except ValueError:
+        return default
+
+
+def _set_url(**values: str) -> None:
+    """Write the current choices back so the address bar always reproduces the view."""
+    for name, value in values.items():
+        if value:
+            if st.query_params.get(name) != value:
+                st.query_params[name] = value
+        elif name in st.query_params:
+            del st.query_params[name]
+
+
+def current_lens() -> Lens:
+    """The lens app.py prepared for this run; stops the page when there is no model."""
+    lens = st.session_state.get("lens")
+    if lens is None:
+        st.error("No model could be loaded. Choose another model in the sidebar.")
+        st.stop()
+    return lens
+
+
+def current_analysis() -> Analysis:
+    """The current analysis; stops the page with a hint when the text cannot be analysed."""
+    analysis = current_lens().analysis
+    if analysis is None:
+        st.info("Type a sentence in the sidebar to see this page.")
+        st.stop()
+    return analysis

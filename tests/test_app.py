@@ -1,0 +1,85 @@
+"""The app shell in Streamlit's own test harness: real script runs, real model, no browser."""
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def open_app(page: str | None = None, **params) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=120)
+    for name, value in params.items():
+        app.query_params[name] = value
+    app.run()
+    if page:
+        app.switch_page(page).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def heatmap_of(app: AppTest) -> dict:
+    charts = app.get("plotly_chart")
+    assert len(charts) == 1
+    return json.loads(charts[0].proto.spec)
+
+
+def test_home_shows_the_loaded_models_numbers():
+    app = open_app()
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Layers"] == "6" and metrics["Heads per layer"] == "12" and metrics["Hidden size"] == "384"
+    assert "all-MiniLM-L6-v2" in app.sidebar.info[0].value
+
+
+def test_link_opens_the_same_view():
+    app = open_app(text="Cats chase mice.", pair="Dogs sleep.", layer="4", head="7", model="embedded")
+    assert app.sidebar.text_area(key="text").value == "Cats chase mice."
+    assert app.sidebar.text_input(key="pair").value == "Dogs sleep."
+    assert app.sidebar.selectbox(key="model_choice").value.startswith("all-MiniLM-L6-v2")
+    app.switch_page("app_pages/attention.py").run()
+    assert app.selectbox(key="layer").value == 4 and app.selectbox(key="head").value == 7
+    figure = heatmap_of(app)
+    assert "Layer 4, head 7" in figure["layout"]["title"]["text"]
+    assert figure["data"][0]["x"] == ["0 [CLS]", "1 cats", "2 chase", "3 mice", "4 .", "5 [SEP]", "6 dogs", "7 sleep",
+                                      "8 .", "9 [SEP]"]
+
+
+def test_choices_are_written_to_the_url():
+    app = open_app(text="Dogs bark.")
+    app.sidebar.text_area(key="text").set_value("Birds sing loudly.").run()
+    app.sidebar.selectbox(key="model_choice").set_value("all-MiniLM-L6-v2 (embedded, offline)").run()
+    assert app.query_params["text"] == "Birds sing loudly." and app.query_params["model"] == "embedded"
+    app.switch_page("app_pages/attention.py").run()
+    assert app.sidebar.text_area(key="text").value == "Birds sing loudly."  # the sidebar is drawn on every page
+    app.selectbox(key="layer").set_value(2).run()
+    app.selectbox(key="head").set_value(11).run()
+    assert (app.query_params["layer"], app.query_params["head"]) == ("2", "11")
+    figure = heatmap_of(app)
+    assert "Layer 2, head 11" in figure["layout"]["title"]["text"] and "1 birds" in figure["data"][0]["x"]
+
+
+def test_empty_text_gets_a_message_not_a_crash():
+    app = open_app(text="   ")
+    assert any("Enter some text" in info.value for info in app.info)
+    app.switch_page("app_pages/attention.py").run()
+    assert not app.exception and not app.get("plotly_chart")
+    assert any("Type a sentence" in info.value for info in app.info)
+
+
+def test_a_bad_model_keeps_the_previous_one():
+    app = open_app(text="Cats chase mice.")
+    app.sidebar.selectbox(key="model_choice").set_value("Other (hub id or local folder)").run()
+    app.sidebar.text_input(key="model_custom").set_value("/no/such/model/dir").run()
+    assert not app.exception
+    assert any("No model directory" in error.value for error in app.sidebar.error)
+    assert any("Still showing all-MiniLM-L6-v2" in caption.value for caption in app.sidebar.caption)
+    assert {m.label: m.value for m in app.metric}["Layers"] == "6"
+
+
+@pytest.mark.parametrize("text", ["<script>alert(1)</script>", "<b>bold</b> $x^2$ **star**"])
+def test_markup_in_text_is_escaped_in_charts(text):
+    app = open_app("app_pages/attention.py", text=text)
+    labels = heatmap_of(app)["data"][0]["x"]
+    assert not any("<" in label for label in labels)
