@@ -5,7 +5,7 @@ from transformers import AutoModel, AutoTokenizer, pipeline
 
 from bertviz_core import Analysis, InputError, analyze
 
-from conftest import FAMILIES
+from tiny_models import FAMILIES
 
 SENTENCE = "The bank of the river was flooded."
 

@@ -7,7 +7,7 @@ from safetensors.torch import load_file
 from bertviz_core import LoadedModel, ModelLoadError, load_model
 from bertviz_core.loading import DEFAULT_HUB_MODEL, in_hub_cache
 
-from conftest import FAMILIES, save_tiny_model
+from tiny_models import FAMILIES, save_tiny_model
 
 
 @pytest.mark.parametrize("family", FAMILIES)
