@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import streamlit as st
 
 from bertviz_core import Analysis, InputError, LoadedModel, ModelLoadError, analyze, load_model
+from bertviz_core.cache import AnalysisCache
 
 DEFAULT_TEXT = "The bank of the river was flooded."
 AUTOMATIC = "Automatic"
@@ -21,6 +23,7 @@ PRESETS = {
     "all-MiniLM-L6-v2 (embedded, offline)": "embedded",
 }
 ANALYSIS_CACHE_ENTRIES = 16
+ANALYSIS_CACHE_MB = int(os.environ.get("BERT_LENS_CACHE_MB", "600"))
 
 
 @dataclass(frozen=True)
@@ -37,10 +40,20 @@ def cached_model(spec: str) -> LoadedModel:
     return load_model(spec)
 
 
-@st.cache_resource(max_entries=ANALYSIS_CACHE_ENTRIES, show_spinner="Running the model…")
-def cached_analysis(model_key: str, text: str, pair: str | None, _model: LoadedModel) -> Analysis:
-    """Keyed by plain values; the result is frozen, so sessions can share it without copying."""
-    return analyze(_model, text, pair)
+@st.cache_resource
+def analysis_cache() -> AnalysisCache:
+    """One cache for all sessions; analyses are frozen, so sessions share them without copying."""
+    return AnalysisCache(max_entries=ANALYSIS_CACHE_ENTRIES, max_bytes=ANALYSIS_CACHE_MB * 1_000_000)
+
+
+def cached_analysis(model: LoadedModel, text: str, pair: str | None) -> Analysis:
+    key = (model.location, text, pair)
+    cache = analysis_cache()
+    found = cache.get(key)
+    if found is not None:
+        return found
+    with st.spinner("Running the model…"):
+        return cache.get_or_compute(key, lambda: analyze(model, text, pair))
 
 
 def sidebar() -> Lens | None:
@@ -57,7 +70,7 @@ def sidebar() -> Lens | None:
         return None
     st.sidebar.info(model.banner)
     try:
-        analysis = cached_analysis(f"{model.location}|{model.name}", text, pair or None, model)
+        analysis = cached_analysis(model, text, pair or None)
     except InputError as error:
         st.info(str(error))
         return Lens(model, None)

@@ -17,11 +17,12 @@ def head_heatmap(analysis: Analysis, layer: int, head: int) -> go.Figure:
         colorbar=dict(title="weight"),
         hovertemplate="from %{y} → to %{x}: %{z:.3f}<extra></extra>",
     ))
-    side = max(360, min(900, 60 + 18 * analysis.num_tokens))
+    side = max(480, min(900, 160 + 22 * analysis.num_tokens))
     figure.update_layout(
         title=f"Layer {layer + 1}, head {head + 1}: each row is where one token looks",
-        xaxis=dict(title="attends to (key)", type="category", tickangle=-60),
-        yaxis=dict(title="attending token (query)", type="category", autorange="reversed"),
-        height=side, width=side + 140, margin=dict(l=20, r=20, t=60, b=20),
+        xaxis=dict(title="attends to (key)", type="category", tickangle=-60, constrain="domain", showgrid=False),
+        yaxis=dict(title="attending token (query)", type="category", autorange="reversed", scaleanchor="x",
+                   constrain="domain", showgrid=False),
+        height=side, width=side + 120, margin=dict(l=20, r=20, t=60, b=20),
     )
     return figure
