@@ -55,6 +55,8 @@ class Layout:
     """Encoder -> the linear map from embedding size to hidden size, where the family has one."""
     mlm_transform: Callable[[nn.Module], Callable[[torch.Tensor], torch.Tensor]]
     """Masked-LM model -> the head's dense + activation + LayerNorm, [N, D] -> [N, E]."""
+    attention: Callable[[nn.Module], tuple[nn.Linear, nn.Linear, nn.Linear, nn.Linear]]
+    """Layer module (as ``layers`` returns it) -> its attention's (query, key, value, output) linear maps."""
     position_offset: Callable[[object], int] = lambda config: 0
     """Config -> the first position row used (RoBERTa starts after the padding index)."""
 
@@ -74,24 +76,43 @@ def _no_projection(base: nn.Module) -> None:
     return None
 
 
+def _bert_attention(layer: nn.Module) -> tuple[nn.Linear, nn.Linear, nn.Linear, nn.Linear]:
+    attention = layer.attention
+    return attention.self.query, attention.self.key, attention.self.value, attention.output.dense
+
+
+def _distilbert_attention(layer: nn.Module) -> tuple[nn.Linear, nn.Linear, nn.Linear, nn.Linear]:
+    attention = layer.attention
+    return attention.q_lin, attention.k_lin, attention.v_lin, attention.out_lin
+
+
+def _albert_attention(group: nn.Module) -> tuple[nn.Linear, nn.Linear, nn.Linear, nn.Linear]:
+    # A layer here is the shared group; real checkpoints hold one layer per group (inner_group_num = 1).
+    attention = group.albert_layers[0].attention
+    return attention.query, attention.key, attention.value, attention.dense
+
+
 LAYOUTS: dict[str, Layout] = {
     "bert": Layout(
         family="bert",
         layers=_bert_layers,
         projection=_no_projection,
         mlm_transform=lambda m: m.cls.predictions.transform,
+        attention=_bert_attention,
     ),
     "distilbert": Layout(
         family="distilbert",
         layers=lambda base: list(base.transformer.layer),
         projection=_no_projection,
         mlm_transform=lambda m: _gelu_dense_norm(m.vocab_transform, m.vocab_layer_norm, m.activation),
+        attention=_distilbert_attention,
     ),
     "roberta": Layout(
         family="roberta",
         layers=_bert_layers,
         projection=_no_projection,
         mlm_transform=lambda m: _gelu_dense_norm(m.lm_head.dense, m.lm_head.layer_norm, nn.functional.gelu),
+        attention=_bert_attention,
         position_offset=lambda config: config.pad_token_id + 1,
     ),
     "albert": Layout(
@@ -99,12 +120,14 @@ LAYOUTS: dict[str, Layout] = {
         layers=_albert_layers,
         projection=lambda base: base.encoder.embedding_hidden_mapping_in,
         mlm_transform=lambda m: _gelu_dense_norm(m.predictions.dense, m.predictions.LayerNorm, m.predictions.activation),
+        attention=_albert_attention,
     ),
     "electra": Layout(
         family="electra",
         layers=_bert_layers,
         projection=lambda base: getattr(base, "embeddings_project", None),
         mlm_transform=lambda m: m.generator_predictions,
+        attention=_bert_attention,
     ),
 }
 # Same wiring as RoBERTa under other names.
