@@ -1,0 +1,283 @@
+"""Meaning in the hidden states: one word across sentences, sentence embeddings, and a classification head.
+
+Names as in ``analysis``: ``L`` layers, ``T`` tokens, ``D`` hidden size, ``V`` vocabulary size; ``N`` sentences
+(or occurrences), ``C`` classes. Every array returned is a read-only float32 numpy copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .analysis import Analysis, InputError, _frozen, analyze
+from .loading import LoadedModel
+
+POOLINGS = ("mean", "cls")
+
+
+# ---------------------------------------------------------------------------------------------
+# One word in several sentences
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    sentence: int
+    """0-based index into the sentences given."""
+    text: str
+    """The word as written in that sentence (its case may differ from the word searched for)."""
+    token_indices: tuple[int, ...]
+    """Every piece of the word, in order."""
+
+
+@dataclass(frozen=True, eq=False)
+class WordAcrossSentences:
+    """How one word's vector changes with its context, layer by layer.
+
+    At layer 0 (the embedding output, before any attention) a vector depends only on the word's pieces, its
+    position and its segment: two occurrences at the same position are identical (similarity exactly 1), and at
+    different positions they differ only through the position embeddings (and the LayerNorm that follows),
+    so layer-0 similarity is high but not exactly 1. Differences caused by the meaning of the surrounding
+    words can only appear from layer 1 on.
+    """
+
+    word: str
+    occurrences: tuple[Occurrence, ...]
+    """[N] the first occurrence in each sentence that has the word."""
+    vectors: np.ndarray
+    """[N, L + 1, D] mean of the word's pieces' hidden states at each layer."""
+    similarity: np.ndarray
+    """[L + 1, N, N] cosine similarity between occurrences at each layer."""
+    pca: np.ndarray
+    """[N, L + 1, 2] all N * (L + 1) vectors projected on their two main directions: one path per occurrence."""
+
+
+def find_word(analysis: Analysis, word: str) -> tuple[int, ...]:
+    """Token indices of the first whole-word occurrence of ``word``, case-insensitively; () if absent.
+
+    Matches the original text (``text``, then ``text_pair``) and maps the match back through the token offsets,
+    so 'bank' finds 'Bank' and a word split into several pieces returns all of them. A match in text cut off by
+    truncation has no tokens and is skipped.
+    """
+    word = word.strip()
+    if not word:
+        return ()
+    pattern = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE)
+    texts = [(analysis.text, 0)] + ([(analysis.text_pair, 1)] if analysis.text_pair else [])
+    for text, segment in texts:
+        for match in pattern.finditer(text):
+            indices = _tokens_in_span(analysis, segment, match.start(), match.end())
+            if indices:
+                return indices
+    return ()
+
+
+def _tokens_in_span(analysis: Analysis, segment: int, start: int, end: int) -> tuple[int, ...]:
+    """Non-special tokens of ``segment`` whose character span overlaps [start, end)."""
+    starts, ends = analysis.offsets[:, 0], analysis.offsets[:, 1]  # [T], [T]
+    inside = (~analysis.special_mask) & (analysis.segment_ids == segment) & (starts < end) & (ends > start)
+    return tuple(int(i) for i in np.flatnonzero(inside))
+
+
+def word_across_sentences(model: LoadedModel, sentences: list[str], word: str) -> WordAcrossSentences:
+    """Follow ``word`` through every layer in each sentence that contains it (at least two must)."""
+    word = word.strip()
+    if not word:
+        raise InputError("Enter a word to follow across the sentences.")
+    if len(sentences) < 2:
+        raise InputError(f"Enter at least two sentences to compare '{word}' across.")
+    analyses = _analyses(model, sentences)
+    found = [find_word(analysis, word) for analysis in analyses]
+    missing = [n for n, indices in enumerate(found) if not indices]
+    if len(analyses) - len(missing) < 2:
+        listed = ", ".join(f"{n + 1} ({analyses[n].text!r})" for n in missing)
+        plural = "s" if len(missing) > 1 else ""
+        raise InputError(f"'{word}' must appear in at least two sentences; it is not in sentence{plural} {listed}.")
+    occurrences = tuple(_occurrence(n, analyses[n], indices) for n, indices in enumerate(found) if indices)
+    vectors = np.stack([analyses[o.sentence].hidden_states[:, list(o.token_indices)].mean(axis=1)
+                        for o in occurrences])  # [N, L+1, D]
+    similarity = np.stack([_cosine(vectors[:, layer]) for layer in range(vectors.shape[1])])  # [L+1, N, N]
+    return WordAcrossSentences(word=word, occurrences=occurrences, vectors=_frozen(vectors),
+                               similarity=_frozen(similarity), pca=_frozen(_pca_paths(vectors)))
+
+
+def _occurrence(sentence: int, analysis: Analysis, indices: tuple[int, ...]) -> Occurrence:
+    start, end = analysis.offsets[indices[0], 0], analysis.offsets[indices[-1], 1]
+    return Occurrence(sentence=sentence, text=analysis.text[start:end], token_indices=indices)
+
+
+def _pca_paths(vectors: np.ndarray) -> np.ndarray:
+    """[N, L+1, D] -> [N, L+1, 2]: centred SVD of all vectors together, signs fixed so the result is stable."""
+    n, layers, d = vectors.shape
+    points = vectors.reshape(n * layers, d).astype(np.float64)
+    centred = points - points.mean(axis=0)
+    _, _, directions = np.linalg.svd(centred, full_matrices=False)  # [K, D], K = min(N*(L+1), D)
+    directions = directions[:2]
+    signs = np.sign(directions[np.arange(len(directions)), np.abs(directions).argmax(axis=1)])  # largest loading > 0
+    coords = centred @ (directions * signs[:, None]).T  # [N*(L+1), <=2]
+    coords = np.pad(coords, ((0, 0), (0, 2 - coords.shape[1])))  # only when D < 2
+    return coords.reshape(n, layers, 2)
+
+
+def nearest_words(model: LoadedModel, vector_at_layer: np.ndarray, k: int = 10) -> tuple[tuple[str, float], ...]:
+    """The ``k`` vocabulary entries the masked-LM head reads from one hidden vector [D], with probabilities.
+
+    The head was trained on last-layer vectors only; applied to an earlier layer it is a 'logit lens' reading:
+    suggestive, not what the model itself would predict there.
+    """
+    if not model.has_mlm_head:
+        raise ValueError(f"{model.name} has no trained masked-LM head, so its vectors cannot be read as words.")
+    vector = np.array(vector_at_layer, dtype=np.float32).reshape(-1)  # [D], a writable copy for torch
+    if vector.shape[0] != model.config.hidden_size:
+        raise ValueError(f"Expected a vector of size {model.config.hidden_size}, got {vector.shape[0]}.")
+    with model.lock, torch.inference_mode():
+        logits = model.mlm_logits(torch.from_numpy(vector)[None]).float()[0]  # [V]
+        best = logits.softmax(dim=-1).topk(min(int(k), logits.shape[-1]))
+    tokens = model.tokenizer.convert_ids_to_tokens(best.indices.tolist())
+    return tuple((token, float(prob)) for token, prob in zip(tokens, best.values.tolist()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Sentence embeddings
+# ---------------------------------------------------------------------------------------------
+
+
+def sentence_embeddings(model: LoadedModel, sentences: list[str], pooling: str = "mean") -> np.ndarray:
+    """[N, D] one vector per sentence from the last layer.
+
+    'mean' averages the non-special tokens; 'cls' takes the first token ([CLS] or <s>). Note that
+    sentence-transformers' own mean pooling also averages [CLS] and [SEP], so its vectors differ slightly.
+    """
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}.")
+    return _frozen(np.stack([_pool(analysis, pooling) for analysis in _analyses(model, sentences)]))
+
+
+def _pool(analysis: Analysis, pooling: str) -> np.ndarray:
+    last = analysis.hidden_states[-1]  # [T, D]
+    if pooling == "cls":
+        return last[0]
+    words = ~analysis.special_mask  # [T]
+    return last[words].mean(axis=0) if words.any() else last.mean(axis=0)
+
+
+def similarity_matrix(embeddings: np.ndarray) -> np.ndarray:
+    """[N, D] -> [N, N] cosine similarity: symmetric, ones on the diagonal."""
+    return _frozen(_cosine(np.asarray(embeddings)))
+
+
+def _cosine(vectors: np.ndarray) -> np.ndarray:
+    """[N, D] -> [N, N] float64; a zero vector counts as similar to itself only."""
+    vectors = vectors.astype(np.float64)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)  # [N, 1]
+    unit = vectors / np.maximum(norms, 1e-12)
+    similarity = unit @ unit.T
+    similarity = (similarity + similarity.T) / 2
+    np.fill_diagonal(similarity, 1.0)
+    return np.clip(similarity, -1.0, 1.0)
+
+
+def _analyses(model: LoadedModel, sentences: list[str]) -> list[Analysis]:
+    """One analysis per sentence, in order (results index the sentences as given, so none is dropped)."""
+    if not sentences:
+        raise InputError("Enter at least one sentence.")
+    empty = [str(n + 1) for n, sentence in enumerate(sentences) if not (sentence or "").strip()]
+    if empty:
+        raise InputError(f"Sentence {', '.join(empty)} is empty; enter some text or remove it.")
+    return [analyze(model, sentence) for sentence in sentences]
+
+
+# ---------------------------------------------------------------------------------------------
+# A classification head on frozen embeddings
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class TrainedHead:
+    """Linear layer + softmax trained on frozen sentence embeddings: the part fine-tuning adds on top of BERT."""
+
+    labels: tuple[str, ...]
+    """[C] in order of first appearance."""
+    weight: np.ndarray
+    """[C, D]"""
+    bias: np.ndarray
+    """[C]"""
+    losses: np.ndarray
+    """[steps] cross-entropy on the training set before each step."""
+    train_accuracy: float
+    pooling: str
+    """How the embeddings were pooled, so new sentences can be embedded the same way."""
+
+
+def train_head(embeddings: np.ndarray, labels: list[str], steps: int = 300, lr: float = 0.05, seed: int = 0,
+               pooling: str = "mean") -> TrainedHead:
+    """Full-batch Adam on cross-entropy; deterministic for a given ``seed``; the encoder is not touched."""
+    x = torch.tensor(np.asarray(embeddings), dtype=torch.float32)  # [N, D]
+    labels = [str(label) for label in labels]
+    if x.ndim != 2 or x.shape[0] != len(labels):
+        raise InputError(f"Need one label per example: {x.shape[0] if x.ndim else 0} examples, {len(labels)} labels.")
+    classes = tuple(dict.fromkeys(labels))  # [C]
+    if len(labels) < 2 or len(classes) < 2:
+        raise InputError("Give at least two examples with at least two different labels.")
+    y = torch.tensor([classes.index(label) for label in labels])  # [N]
+    linear = _initial_linear(x.shape[1], len(classes), seed)
+    losses = _fit(linear, x, y, steps, lr)
+    with torch.no_grad():
+        accuracy = float((linear(x).argmax(dim=1) == y).float().mean())
+    return TrainedHead(labels=classes, weight=_frozen(linear.weight), bias=_frozen(linear.bias),
+                       losses=_frozen(losses), train_accuracy=accuracy, pooling=pooling)
+
+
+def _initial_linear(d: int, c: int, seed: int) -> torch.nn.Linear:
+    """[D] -> [C], small random weights drawn from a private generator (the global torch seed is left alone)."""
+    generator = torch.Generator().manual_seed(seed)
+    linear = torch.nn.Linear(d, c)
+    with torch.no_grad():
+        linear.weight.copy_(torch.randn(c, d, generator=generator) * 0.01)
+        linear.bias.zero_()
+    return linear
+
+
+def _fit(linear: torch.nn.Linear, x: torch.Tensor, y: torch.Tensor, steps: int, lr: float) -> np.ndarray:
+    optimizer = torch.optim.Adam(linear.parameters(), lr=lr)
+    losses = np.empty(int(steps), dtype=np.float32)  # [steps]
+    with _one_thread(), torch.enable_grad():
+        for step in range(int(steps)):
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(linear(x), y)
+            loss.backward()
+            optimizer.step()
+            losses[step] = loss.item()
+    return losses
+
+
+_THREADS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """Run torch single-threaded for a moment: on a busy CPU, waking worker threads for these tiny tensors made
+    300 steps take seconds instead of a few hundred milliseconds. Serialised so the old setting is always restored."""
+    with _THREADS_LOCK:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous)
+
+
+def classify(head: TrainedHead, embeddings: np.ndarray) -> np.ndarray:
+    """[M, D] (or one [D] vector) -> [M, C] class probabilities; rows sum to 1."""
+    x = np.atleast_2d(np.asarray(embeddings, dtype=np.float64))  # [M, D]
+    if x.shape[1] != head.weight.shape[1]:
+        raise ValueError(f"Expected embeddings of size {head.weight.shape[1]}, got {x.shape[1]}.")
+    logits = x @ head.weight.T.astype(np.float64) + head.bias  # [M, C]
+    logits -= logits.max(axis=1, keepdims=True)
+    probs = np.exp(logits)
+    return _frozen(probs / probs.sum(axis=1, keepdims=True))
