@@ -118,6 +118,15 @@ def url_index(name: str, label: str, count: int, *, column=st) -> int:
     return value - 1
 
 
+def url_slider(name: str, label: str, low: int, high: int, default: int, *, column=st, **options) -> int:
+    """An integer slider kept in the URL (``?length=128``)."""
+    if name in st.session_state and not low <= st.session_state[name] <= high:
+        del st.session_state[name]  # the model changed and the old value no longer fits
+    value = column.slider(label, low, high, key=_seeded(name, min(max(_url_int(name, default), low), high)), **options)
+    _set_url(**{name: str(value)})
+    return value
+
+
 def _seeded(key: str, initial):
     """Give a widget its first value (from the URL) once per session, and keep it across page switches.
 

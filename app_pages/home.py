@@ -36,5 +36,12 @@ st.caption("Read from the model's own configuration and weights. "
               else "It has no trained masked-LM head, so it cannot guess masked words."))
 
 st.subheader("The pages")
-st.page_link("app_pages/attention.py", label="Attention: where each token looks, for every layer and head", icon=":material/grid_on:")
+st.page_link("app_pages/positions.py", label="Positions: why order must be injected, learned versus sinusoidal",
+             icon=":material/timeline:")
+st.page_link("app_pages/inputs.py", label="Building the input: token + position + segment, then LayerNorm",
+             icon=":material/add_circle:")
+st.page_link("app_pages/architecture.py", label="Architecture: the model's blocks and where its parameters are",
+             icon=":material/account_tree:")
+st.page_link("app_pages/attention.py", label="Attention: where each token looks, for every layer and head",
+             icon=":material/grid_on:")
 st.caption("Layers and heads are numbered from 1 in the app (the code and the arrays count from 0).")

@@ -21,6 +21,9 @@ class ModelSummary:
     embedding_size: int
     vocab_size: int
     max_positions: int
+    segments: int
+    """Rows of the segment (token-type) table; 0 where the model has none (DistilBERT)."""
+    activation: str
     has_mlm_head: bool
     parameters: tuple[tuple[str, int], ...]
     """(component, count) in data-flow order; shared or tied weights are counted once, where they first appear."""
@@ -28,6 +31,32 @@ class ModelSummary:
     @property
     def total_parameters(self) -> int:
         return sum(count for _, count in self.parameters)
+
+    @property
+    def has_projection(self) -> bool:
+        """ALBERT and ELECTRA embed in a smaller width and project up to the hidden size."""
+        return self.embedding_size != self.hidden_size
+
+
+@dataclass(frozen=True)
+class SizeRow:
+    """One model's headline sizes, for the comparison table."""
+
+    model: str
+    layers: int
+    hidden_size: int
+    heads: int
+    intermediate_size: int
+    vocab_size: int
+    max_positions: int
+    parameters_millions: float
+
+
+REFERENCES = (
+    # Published sizes of the original BERT (Devlin et al., 2019): for comparison, not read from any model.
+    SizeRow("BERT-base (reference)", 12, 768, 12, 3072, 30522, 512, 110),
+    SizeRow("BERT-large (reference)", 24, 1024, 16, 4096, 30522, 512, 340),
+)
 
 
 def model_summary(model: LoadedModel) -> ModelSummary:
@@ -40,13 +69,20 @@ def model_summary(model: LoadedModel) -> ModelSummary:
         heads=model.num_heads,
         hidden_size=hidden,
         head_size=hidden // model.num_heads,
-        intermediate_size=config.intermediate_size,
+        intermediate_size=getattr(config, "intermediate_size", None) or config.hidden_dim,  # DistilBERT: hidden_dim
         embedding_size=getattr(config, "embedding_size", hidden),
         vocab_size=config.vocab_size,
         max_positions=model.max_tokens,
+        segments=_segment_rows(model),
+        activation=str(getattr(config, "hidden_act", None) or getattr(config, "activation", "gelu")),
         has_mlm_head=model.has_mlm_head,
         parameters=tuple(_parameter_counts(model)),
     )
+
+
+def _segment_rows(model: LoadedModel) -> int:
+    table = getattr(model.encoder.embeddings, "token_type_embeddings", None)
+    return table.num_embeddings if table is not None else 0
 
 
 def _parameter_counts(model: LoadedModel) -> list[tuple[str, int]]:
@@ -80,3 +116,11 @@ def _split_layer(layer: nn.Module) -> tuple[list[nn.Parameter], list[nn.Paramete
         is_attention = "attention" in parts or "sa_layer_norm" in parts
         (attention if is_attention else feed_forward).append(param)
     return attention, feed_forward
+
+
+def comparison_rows(summary: ModelSummary) -> tuple[SizeRow, ...]:
+    """The loaded model next to the reference BERT sizes."""
+    loaded = SizeRow(f"{summary.name} (loaded)", summary.layers, summary.hidden_size, summary.heads,
+                     summary.intermediate_size, summary.vocab_size, summary.max_positions,
+                     round(summary.total_parameters / 1e6, 1))
+    return (loaded, *REFERENCES)

@@ -1,0 +1,34 @@
+"""Architecture: the loaded model drawn from its configuration, its parameters, and BERT's published sizes."""
+
+from dataclasses import asdict
+
+import streamlit as st
+
+from bertviz_core import model_summary
+from bertviz_core.anatomy import comparison_rows
+from bertviz_core.charts.anatomy import architecture_diagram, parameter_chart
+from app_pages.common import current_lens
+
+summary = model_summary(current_lens().model)
+
+st.title("Architecture")
+st.markdown(
+    f"""
+{summary.name} is an encoder: embeddings turn token ids into vectors, then **{summary.layers} identical encoder
+layers** each let every token gather information from every other token (**self-attention** with {summary.heads}
+heads) and then transform each token on its own (**feed-forward**). Around each of the two sub-blocks a **residual
+connection** adds the block's input back to its output, and a **LayerNorm** rescales the result. A **head** on top
+turns the final vectors into an answer: the masked-LM head guesses hidden words; for a task such as sentiment, a
+small classification head is added and trained (fine-tuning).
+"""
+)
+left, right = st.columns([3, 2])
+left.plotly_chart(architecture_diagram(summary))
+right.plotly_chart(parameter_chart(summary))
+st.caption("Every number comes from the loaded model's configuration and weights. The masked-LM decoder shares its "
+           "weights with the token embeddings, so they are counted once, under embeddings.")
+
+st.subheader("Compared with the original BERT")
+st.dataframe([asdict(row) for row in comparison_rows(summary)], hide_index=True)
+st.caption("BERT-base and BERT-large rows are the published reference sizes (Devlin et al., 2019), not read from a "
+           "loaded model.")

@@ -1,0 +1,53 @@
+"""Building the input: token + position + segment embeddings, summed and normalised, for the user's sentence."""
+
+import streamlit as st
+
+from bertviz_core.charts.inputs import input_heatmaps, input_norms, order_changes
+from bertviz_core.positions import compare_orders, input_vectors, reorder_words
+from app_pages.common import cached_analysis, current_analysis, current_lens
+
+EXAMPLE = "She loves cats"
+
+
+def use_example() -> None:
+    st.session_state["text"] = EXAMPLE
+
+
+model = current_lens().model
+analysis = current_analysis()
+vectors = input_vectors(model, analysis)
+
+st.title("Building the input: token + position + segment")
+st.markdown(
+    """
+Before the first layer sees anything, each token becomes one vector, built from three learned tables:
+- the **token embedding**: the row for this vocabulary entry (the same for "cats" wherever it appears);
+- the **position embedding**: the row for its place in the input (see the Positions page);
+- the **segment embedding**: sentence A or sentence B, for inputs made of two texts.
+
+They are **added** (not concatenated), and the sum goes through a **LayerNorm**, which rescales each vector to a
+mean of 0 and a spread of 1 before applying learned weights. That result is what enters layer 1.
+"""
+)
+if analysis.segment_embeddings.any():
+    st.caption("Segments here: " + ", ".join(sorted({"A" if s == 0 else "B" for s in analysis.segment_ids})) + ".")
+else:
+    st.caption(f"{model.name} has no segment embeddings; that part is zero.")
+if model.layout.projection(model.encoder) is not None:
+    st.caption(f"{model.name} embeds in a smaller width and then projects to the hidden size; the bars show "
+               "the embedding width, before that projection.")
+st.button(f"Use the example “{EXAMPLE}”", on_click=use_example)
+
+st.plotly_chart(input_heatmaps(analysis, vectors))
+st.plotly_chart(input_norms(analysis, vectors))
+
+st.subheader("Change the word order")
+order = st.radio("New order", ["reverse", "shuffle"], horizontal=True)
+seed = st.number_input("Shuffle seed", 0, 10_000, 0) if order == "shuffle" else 0
+reordered = reorder_words(analysis.text, order, seed)
+st.text(f"Original:  {analysis.text}\nReordered: {reordered}")  # st.text: user text is never read as markup
+comparison = compare_orders(analysis, cached_analysis(model, reordered, None))
+st.plotly_chart(order_changes(comparison))
+st.markdown("A word's **token vector does not change** when it moves: it is the same table row. Its **position "
+            "vector changes** with its place, so the **input to layer 1 changes** too. That sum is the only way the "
+            "model learns the order of the words.")

@@ -1,0 +1,72 @@
+"""Positions: why order must be injected, the sinusoidal formula, and the loaded model's learned table side by side."""
+
+import streamlit as st
+
+from bertviz_core.charts.positions import dimension_curves, pca_path, similarity_heatmap, table_heatmap
+from bertviz_core.positions import cosine_similarity, learned_positions, pca, sinusoidal
+from app_pages.common import current_analysis, current_lens, url_slider
+
+model = current_lens().model
+analysis = current_analysis()
+learned = learned_positions(model, analysis)
+
+st.title("Positions: learned versus sinusoidal")
+st.markdown(
+    """
+**Why order must be injected.** Self-attention compares every token with every other token, and nothing in that
+comparison knows where a token stands: without extra information, *dog bites man* and *man bites dog* would give
+each word the same result. So before the first layer, each token's vector gets a **position vector** added to it.
+
+**Two ways to make position vectors.**
+- *Sinusoidal* (Vaswani et al., 2017, the original Transformer): a fixed formula, no training.
+  PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(pos / 10000^(2i/d)). Each pair of dimensions is a
+  wave of its own wavelength, from short to very long, so every position gets a distinct pattern, and shifting by a
+  fixed offset is the same rotation everywhere.
+- *Learned* (BERT and its family): a table with one trainable row per position, learned during pre-training like
+  the word embeddings. It holds only as many rows as the model was trained for, which is why BERT reads at most
+  its table's length of tokens.
+"""
+)
+st.info(f"{model.name} uses **learned** position embeddings: a table of {learned.total_rows} rows x "
+        f"{learned.table.shape[1]} dimensions read from its weights. Calling BERT's positions sinusoidal is a "
+        "common mistake: that was the original Transformer.")
+if learned.first_row:
+    st.caption(f"This model numbers positions from row {learned.first_row} (RoBERTa-style: rows 0 to "
+               f"{learned.first_row - 1} belong to the padding index), so the first token uses row "
+               f"{learned.first_row} and rows {learned.first_row} to {learned.first_row + len(learned.table) - 1} "
+               "are shown here as positions 0 onwards.")
+
+left, right = st.columns(2)
+length = url_slider("length", "Positions to show", 2, len(learned.table), min(128, len(learned.table)),
+                    column=left)
+width = url_slider("width", "Sinusoidal width (dimensions)", 2, 1024, learned.table.shape[1], column=right,
+                   help="Defaults to the model's embedding width, so the two tables have the same shape.")
+formula_table = sinusoidal(length, width)  # [length, width]
+model_table = learned.table[:length]  # [length, E]
+dimensions = st.multiselect("Dimensions to plot as curves", list(range(min(width, model_table.shape[1]))),
+                            default=[0, 1, 6, 7], max_selections=8)
+
+for title, (sin_figure, learned_figure) in {
+    "Positions x dimensions": (table_heatmap(formula_table, "Sinusoidal"),
+                               table_heatmap(model_table, f"Learned ({model.name})")),
+    "Chosen dimensions across positions": (dimension_curves(formula_table, dimensions, "Sinusoidal"),
+                                           dimension_curves(model_table, dimensions, f"Learned ({model.name})")),
+    "Similarity between positions (cosine)": (similarity_heatmap(cosine_similarity(formula_table), "Sinusoidal"),
+                                              similarity_heatmap(cosine_similarity(model_table),
+                                                                 f"Learned ({model.name})")),
+}.items():
+    st.subheader(title)
+    left, right = st.columns(2)
+    left.plotly_chart(sin_figure)
+    right.plotly_chart(learned_figure)
+st.caption("In the sinusoidal similarity matrix, similarity depends only on the distance between two positions "
+           "(a band along the diagonal). The learned table is smooth too, because training made neighbouring "
+           "positions alike, but nothing forced that pattern.")
+
+st.subheader("The path the positions trace")
+dims = 3 if st.toggle("3D", value=False) else 2
+left, right = st.columns(2)
+left.plotly_chart(pca_path(pca(formula_table, dims), "Sinusoidal, principal components"))
+right.plotly_chart(pca_path(pca(model_table, dims), f"Learned ({model.name}), principal components"))
+st.caption("Each point is one position's vector, projected on the directions of greatest variance; the line joins "
+           "positions in order and the colour gives the position.")

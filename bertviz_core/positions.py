@@ -1,0 +1,143 @@
+"""Positions and the input vector: the sinusoidal formula, the model's learned table, and token + position + segment.
+
+``P`` position rows, ``E`` embedding width, ``T`` tokens, ``D`` hidden size.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .analysis import Analysis, _frozen
+from .loading import LoadedModel
+
+
+def sinusoidal(length: int, width: int) -> np.ndarray:
+    """[length, width] float32: PE(pos, 2i) = sin(pos / 10000^(2i/width)), PE(pos, 2i+1) = cos(same angle)."""
+    if length < 1 or width < 1:
+        raise ValueError("length and width must be at least 1")
+    positions = np.arange(length, dtype=np.float64)[:, None]  # [length, 1]
+    pair_index = np.arange(0, width, 2, dtype=np.float64)  # [ceil(width/2)] the "2i" of each sin/cos pair
+    angles = positions / np.power(10000.0, pair_index / width)  # [length, ceil(width/2)]
+    table = np.empty((length, width))
+    table[:, 0::2] = np.sin(angles)
+    table[:, 1::2] = np.cos(angles[:, : width // 2])
+    return _frozen(table)
+
+
+def cosine_similarity(rows: np.ndarray) -> np.ndarray:
+    """[N, E] -> [N, N] cosine similarity between every pair of rows (zero rows give 0)."""
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)  # [N, 1]
+    unit = np.divide(rows, norms, out=np.zeros_like(rows, dtype=np.float64), where=norms > 0)  # [N, E]
+    return _frozen(unit @ unit.T)
+
+
+@dataclass(frozen=True)
+class Projection:
+    coords: np.ndarray
+    """[N, k] float32 coordinates on the first k principal components."""
+    explained: np.ndarray
+    """[k] float32 share of the variance each component explains."""
+
+
+def pca(rows: np.ndarray, components: int = 3) -> Projection:
+    """Principal components of [N, E] rows (centred, via SVD)."""
+    centred = rows - rows.mean(axis=0)  # [N, E]
+    _, singular, directions = np.linalg.svd(centred.astype(np.float64), full_matrices=False)
+    k = min(components, len(singular))
+    variance = singular**2
+    return Projection(coords=_frozen(centred @ directions[:k].T),
+                      explained=_frozen(variance[:k] / max(variance.sum(), 1e-30)))
+
+
+@dataclass(frozen=True)
+class LearnedPositions:
+    table: np.ndarray
+    """[P_used, E] float32: the rows of the model's position table that inputs can use, in position order."""
+    first_row: int
+    """Row of the full table that holds position 0 (RoBERTa-style models start after their padding index)."""
+    total_rows: int
+
+
+def learned_positions(model: LoadedModel, analysis: Analysis) -> LearnedPositions:
+    """The usable part of the learned position table, and where it starts."""
+    first = model.layout.position_offset(model.config)
+    table = analysis.position_table
+    return LearnedPositions(table=table[first:first + model.max_tokens], first_row=first, total_rows=len(table))
+
+
+@dataclass(frozen=True)
+class InputVectors:
+    """How one token's first-layer input is built, for every token."""
+
+    summed: np.ndarray
+    """[T, E] token + position + segment embedding."""
+    normalized: np.ndarray
+    """[T, E] after the embedding LayerNorm."""
+    layer_input: np.ndarray
+    """[T, D] what enters layer 1 (equals ``analysis.hidden_states[0]``; ALBERT and ELECTRA project E -> D)."""
+
+
+def input_vectors(model: LoadedModel, analysis: Analysis) -> InputVectors:
+    """Rebuild the first layer's input from the three parts with the model's own LayerNorm weights."""
+    norm = model.encoder.embeddings.LayerNorm
+    summed = analysis.token_embeddings + analysis.position_embeddings + analysis.segment_embeddings  # [T, E]
+    mean = summed.mean(axis=1, keepdims=True)  # [T, 1]
+    variance = summed.var(axis=1, keepdims=True)  # [T, 1]
+    gamma, beta = (p.detach().numpy() for p in (norm.weight, norm.bias))  # [E] each
+    normalized = (summed - mean) / np.sqrt(variance + norm.eps) * gamma + beta  # [T, E]
+    return InputVectors(summed=_frozen(summed), normalized=_frozen(normalized),
+                        layer_input=analysis.hidden_states[0])
+
+
+def reorder_words(text: str, order: str = "reverse", seed: int = 0) -> str:
+    """The same words in another order ('She loves cats.' -> 'cats loves She.'); final punctuation stays put."""
+    match = re.fullmatch(r"(.*?)([.!?]*)\s*", text.strip(), flags=re.S)
+    words, ending = match.group(1).split(), match.group(2)
+    if order == "reverse":
+        words = words[::-1]
+    elif order == "shuffle":
+        words = [words[i] for i in np.random.default_rng(seed).permutation(len(words))]
+    else:
+        raise ValueError("order must be 'reverse' or 'shuffle'")
+    return " ".join(words) + ending
+
+
+@dataclass(frozen=True)
+class OrderComparison:
+    """Each token of sentence A matched with the same token in sentence B (the same words, reordered)."""
+
+    tokens: tuple[str, ...]
+    index_a: np.ndarray
+    """[N] int64 token positions in A."""
+    index_b: np.ndarray
+    """[N] int64 positions of the same tokens in B."""
+    token_change: np.ndarray
+    """[N] float32 ||token embedding in B - in A||: zero, a word's vector does not depend on where it stands."""
+    position_change: np.ndarray
+    """[N] float32 ||position embedding in B - in A||: the position vector moved with the word."""
+    input_change: np.ndarray
+    """[N] float32 ||layer-1 input in B - in A||: so the model sees different inputs."""
+
+
+def compare_orders(a: Analysis, b: Analysis) -> OrderComparison:
+    """Match tokens by id, in order of appearance, and measure what changed between the two sentences."""
+    unused: dict[int, list[int]] = {}
+    for index, token_id in enumerate(b.input_ids.tolist()):
+        unused.setdefault(token_id, []).append(index)
+    pairs = [(i, unused[t].pop(0)) for i, t in enumerate(a.input_ids.tolist()) if unused.get(t)]
+    index_a = np.array([i for i, _ in pairs], dtype=np.int64)
+    index_b = np.array([j for _, j in pairs], dtype=np.int64)
+
+    def change(values_a: np.ndarray, values_b: np.ndarray) -> np.ndarray:
+        return _frozen(np.linalg.norm(values_b[index_b] - values_a[index_a], axis=1))
+
+    return OrderComparison(
+        tokens=tuple(a.tokens[i] for i in index_a), index_a=_frozen(index_a, np.int64),
+        index_b=_frozen(index_b, np.int64),
+        token_change=change(a.token_embeddings, b.token_embeddings),
+        position_change=change(a.position_embeddings, b.position_embeddings),
+        input_change=change(a.hidden_states[0], b.hidden_states[0]),
+    )
