@@ -42,7 +42,8 @@ def _save_tokenizer(family: str, directory: Path) -> int:
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(BPE_CORPUS, vocab_size=400, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
     bpe.save_model(str(directory))
-    tokenizer = RobertaTokenizer(vocab_file=str(directory / "vocab.json"), merges_file=str(directory / "merges.txt"))
+    # transformers 5 takes the files as vocab= and merges= (unknown keywords are silently ignored).
+    tokenizer = RobertaTokenizer(vocab=str(directory / "vocab.json"), merges=str(directory / "merges.txt"))
     tokenizer.save_pretrained(directory)
     return len(tokenizer)
 
