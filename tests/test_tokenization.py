@@ -1,0 +1,164 @@
+"""The WordPiece step-through reproduces the real tokenizers exactly, and explains each word."""
+
+import numpy as np
+import pytest
+from tokenizers import AddedToken
+from transformers import RobertaTokenizer
+
+from bertviz_core.analysis import InputError
+from bertviz_core.tokenization import tokenization_steps
+
+TEXTS = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Café naïve résumé Ångström",
+    "我爱北京 東京タワー",
+    "I ❤️ 🍕!",
+    "3.14159 and 1,000,000",
+    "Hello!!! (world)... 'quoted' -- yes?",
+    "a" * 150,
+    "antidisestablishmentarianism",
+    "MiXeD CaSe WoRdS and ALLCAPS",
+    "zero\u200bwidth\x07bell",
+    "tabs\tand\nnew\r\nlines   and  spaces",
+    "The capital of France is [MASK].",
+    "[CLS] typed [SEP] tokens[UNK]",
+    "ΟΔΥΣΣΕΥΣ straße ﬁne İstanbul",
+    "x" * 100 + " " + "y" * 101,
+    "  leading and trailing  ",
+]
+WORDPIECE_FAMILIES = ["bert", "distilbert", "albert", "electra"]
+
+
+@pytest.fixture(scope="module")
+def roberta_bpe(tiny_models):
+    """The tiny RoBERTa model's trained byte-level BPE, as loaded with the model."""
+    return tiny_models["roberta"].tokenizer
+
+
+def _assert_reproduces(tokenizer, text):
+    steps = tokenization_steps(tokenizer, text)
+    assert steps.pieces == tuple(tokenizer.tokenize(text))
+    expected = tokenizer(text)["input_ids"]
+    assert steps.ids.tolist() == expected
+    assert steps.ids.dtype == np.int64
+    assert steps.tokens == tuple(tokenizer.convert_ids_to_tokens(expected))
+    return steps
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_embedded_wordpiece_is_reproduced(embedded, text):
+    steps = _assert_reproduces(embedded.tokenizer, text)
+    assert steps.algorithm == "wordpiece"
+    assert steps.tokens[0] == "[CLS]" and steps.tokens[-1] == "[SEP]"
+
+
+@pytest.mark.parametrize("family", WORDPIECE_FAMILIES)
+@pytest.mark.parametrize("text", TEXTS)
+def test_tiny_wordpiece_is_reproduced(tiny_models, family, text):
+    _assert_reproduces(tiny_models[family].tokenizer, text)
+
+
+@pytest.mark.parametrize("text", [t for t in TEXTS if "[" not in t])
+def test_normalized_text_matches_the_normalizer(embedded, text):
+    backend = embedded.tokenizer.backend_tokenizer
+    steps = tokenization_steps(embedded.tokenizer, text)
+    assert steps.normalized == backend.normalizer.normalize_str(text)
+
+
+def test_uncased_normalization_steps(embedded):
+    steps = tokenization_steps(embedded.tokenizer, "Café\x07 我爱")
+    assert steps.lowercase and steps.strip_accents
+    texts = {step.name: step.text for step in steps.normalization}
+    assert [step.name.split()[0] for step in steps.normalization] == ["remove", "put", "strip", "lowercase"]
+    assert texts["remove control characters, turn whitespace into spaces"] == "Café 我爱"
+    assert texts["put spaces around CJK characters"] == "Café  我  爱 "
+    assert texts["strip accents (NFD, drop combining marks)"] == "Cafe  我  爱 "
+    assert steps.normalized == "cafe  我  爱 "
+
+
+def test_wordpiece_attempts_longest_first(embedded):
+    steps = tokenization_steps(embedded.tokenizer, "unaffable")
+    (word,) = steps.words
+    assert len(word.pieces) > 1
+    assert word.attempts[0].candidate == "unaffable"
+    assert tuple(a.candidate for a in word.attempts if a.matched) == word.pieces
+    assert all(p.startswith("##") for p in word.pieces[1:])
+    # Each failed look-up is one character shorter than the one before it.
+    first_match = next(i for i, a in enumerate(word.attempts) if a.matched)
+    assert [len(a.candidate) for a in word.attempts[:first_match + 1]] == list(range(9, 8 - first_match, -1))
+
+
+def test_long_rare_word_becomes_several_pieces(embedded):
+    (word,) = tokenization_steps(embedded.tokenizer, "antidisestablishmentarianism").words
+    assert len(word.pieces) >= 3 and not word.unknown
+    assert "".join(p.removeprefix("##") for p in word.pieces) == "antidisestablishmentarianism"
+
+
+def test_words_over_the_length_limit_are_unknown_without_attempts(embedded):
+    (word,) = tokenization_steps(embedded.tokenizer, "a" * 150).words
+    assert word.pieces == ("[UNK]",) and word.unknown and word.attempts == ()
+
+
+def test_unmatched_character_makes_the_word_unknown(embedded):
+    steps = tokenization_steps(embedded.tokenizer, "I ❤️ 🍕!")
+    heart = next(w for w in steps.words if "❤" in w.word)
+    assert heart.pieces == ("[UNK]",) and heart.unknown
+    assert heart.attempts and not any(a.matched for a in heart.attempts)
+
+
+def test_word_spans_point_into_the_original_text(embedded):
+    text = "Well, Café\u200bau-lait in  TŌKYŌ\t東京!"
+    steps = tokenization_steps(embedded.tokenizer, text)
+    spans = {w.word: text[w.start:w.end] for w in steps.words}
+    assert spans["cafeau"] == "Café\u200bau"
+    assert spans["tokyo"] == "TŌKYŌ"
+    assert spans["東"] == "東" and spans["!"] == "!"
+    assert [w.word for w in steps.words] == ["well", ",", "cafeau", "-", "lait", "in", "tokyo", "東", "京", "!"]
+
+
+def test_typed_special_tokens_stay_whole(embedded):
+    text = "Paris is the [MASK] of France."
+    steps = tokenization_steps(embedded.tokenizer, text)
+    mask = next(w for w in steps.words if w.added)
+    assert mask.pieces == ("[MASK]",) and text[mask.start:mask.end] == "[MASK]"
+    assert "[MASK]" in steps.normalized and steps.normalized.startswith("paris")
+
+
+@pytest.mark.parametrize("text", ["The cat sat on the mat.", "She loves cats  and dogs!", "I ❤️ 🍕!",
+                                  "The bank <mask> flooded.", "Çà et là 東京"])
+def test_byte_level_bpe_is_shown_as_the_tokenizer_makes_it(roberta_bpe, text):
+    steps = _assert_reproduces(roberta_bpe, text)
+    assert steps.algorithm == "bpe"
+    assert "BPE" in steps.note and "Ġ" in steps.note
+    assert all(a == () for a in (w.attempts for w in steps.words))
+    assert all(text[w.start:w.end].strip() for w in steps.words if not w.word.startswith("Ġ"))
+
+
+def test_byte_level_bpe_words_and_pieces(roberta_bpe):
+    steps = tokenization_steps(roberta_bpe, "The cat sat")
+    assert [(w.word, w.pieces) for w in steps.words] == [("The", ("The",)), ("Ġcat", ("Ġcat",)), ("Ġsat", ("Ġsat",))]
+    assert steps.tokens == ("<s>", "The", "Ġcat", "Ġsat", "</s>")
+
+
+def test_tiny_roberta_model_tokenizer(tiny_models):
+    tokenizer = tiny_models["roberta"].tokenizer
+    steps = _assert_reproduces(tokenizer, "The cat sat on the mat.")
+    assert steps.algorithm == "bpe" and "BPE" in steps.note
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t"])
+def test_empty_text_is_refused(embedded, text):
+    with pytest.raises(InputError, match="Enter some text"):
+        tokenization_steps(embedded.tokenizer, text)
+
+
+@pytest.mark.parametrize("text", ["The cat <mask> sat.", "The cat   <mask>  sat.", "<mask>the"])
+def test_lstrip_mask_swallows_the_space_before_it(tiny_dirs, text):
+    """roberta-base's <mask> is lstrip: the tokenizer's piece includes the spaces before it."""
+    directory = tiny_dirs["roberta"]
+    mask = AddedToken("<mask>", lstrip=True, rstrip=False, normalized=False, special=True)
+    tokenizer = RobertaTokenizer(vocab=str(directory / "vocab.json"), merges=str(directory / "merges.txt"),
+                                 mask_token=mask)
+    steps = _assert_reproduces(tokenizer, text)
+    (word,) = [w for w in steps.words if w.added]
+    assert text[word.start:word.end] == word.word and word.word.strip() == "<mask>"
