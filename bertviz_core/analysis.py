@@ -133,18 +133,18 @@ def analyze(
         text=text,
         text_pair=text_pair,
         tokens=tuple(model.tokenizer.convert_ids_to_tokens(ids.tolist())),
-        input_ids=_frozen(ids, np.int64),
-        word_ids=_frozen(_global_word_ids(encoding), np.int64),
-        special_mask=_frozen(encoding["special_tokens_mask"][0], bool),
-        segment_ids=_frozen(_segment_ids(encoding), np.int64),
-        offsets=_frozen(encoding["offset_mapping"][0], np.int64),
-        position_ids=_frozen(parts["position_ids"].reshape(-1)[-len(ids):], np.int64),
-        attentions=_frozen(torch.stack(output.attentions)[:, 0]),
-        hidden_states=_frozen(torch.stack(output.hidden_states)[:, 0]),
-        token_embeddings=_frozen(parts["token"][0]),
-        position_embeddings=_frozen(parts["position"].expand_as(parts["token"])[0]),
-        segment_embeddings=_frozen(parts.get("segment", torch.zeros_like(parts["token"]))[0]),
-        position_table=_frozen(model.encoder.embeddings.position_embeddings.weight),
+        input_ids=frozen_array(ids, np.int64),
+        word_ids=frozen_array(_global_word_ids(encoding), np.int64),
+        special_mask=frozen_array(encoding["special_tokens_mask"][0], bool),
+        segment_ids=frozen_array(_segment_ids(encoding), np.int64),
+        offsets=frozen_array(encoding["offset_mapping"][0], np.int64),
+        position_ids=frozen_array(parts["position_ids"].reshape(-1)[-len(ids):], np.int64),
+        attentions=frozen_array(torch.stack(output.attentions)[:, 0]),
+        hidden_states=frozen_array(torch.stack(output.hidden_states)[:, 0]),
+        token_embeddings=frozen_array(parts["token"][0]),
+        position_embeddings=frozen_array(parts["position"].expand_as(parts["token"])[0]),
+        segment_embeddings=frozen_array(parts.get("segment", torch.zeros_like(parts["token"]))[0]),
+        position_table=frozen_array(model.encoder.embeddings.position_embeddings.weight),
         masks=masks,
         truncated=original_length > limit,
         original_length=original_length,
@@ -195,11 +195,11 @@ def _mask_predictions(model: LoadedModel, ids: torch.Tensor, last_hidden: torch.
     return tuple(
         MaskPrediction(
             position=int(position),
-            token_ids=_frozen(best[n], np.int64),
+            token_ids=frozen_array(best[n], np.int64),
             tokens=tuple(model.tokenizer.convert_ids_to_tokens(best[n].tolist())),
-            logits=_frozen(logits[n, best[n]]),
-            probs=_frozen(probs[n, best[n]]),
-            full_logits=_frozen(logits[n]) if full_logits else None,
+            logits=frozen_array(logits[n, best[n]]),
+            probs=frozen_array(probs[n, best[n]]),
+            full_logits=frozen_array(logits[n]) if full_logits else None,
         )
         for n, position in enumerate(positions)
     )
@@ -222,7 +222,7 @@ def _segment_ids(encoding) -> np.ndarray:
     return np.array(segments)
 
 
-def _frozen(values, dtype=np.float32) -> np.ndarray:
+def frozen_array(values, dtype=np.float32) -> np.ndarray:
     """A read-only numpy copy, so a cached analysis can be shared safely and pins no torch tensor."""
     if isinstance(values, torch.Tensor):
         values = values.detach().cpu().numpy()

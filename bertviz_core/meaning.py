@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .analysis import Analysis, InputError, _frozen, analyze
+from .analysis import Analysis, InputError, frozen_array, analyze
 from .loading import LoadedModel
 
 POOLINGS = ("mean", "cls")
@@ -102,8 +102,8 @@ def word_across_sentences(model: LoadedModel, sentences: list[str], word: str) -
     vectors = np.stack([analyses[o.sentence].hidden_states[:, list(o.token_indices)].mean(axis=1)
                         for o in occurrences])  # [N, L+1, D]
     similarity = np.stack([_cosine(vectors[:, layer]) for layer in range(vectors.shape[1])])  # [L+1, N, N]
-    return WordAcrossSentences(word=word, occurrences=occurrences, vectors=_frozen(vectors),
-                               similarity=_frozen(similarity), pca=_frozen(_pca_paths(vectors)))
+    return WordAcrossSentences(word=word, occurrences=occurrences, vectors=frozen_array(vectors),
+                               similarity=frozen_array(similarity), pca=frozen_array(_pca_paths(vectors)))
 
 
 def _occurrence(sentence: int, analysis: Analysis, indices: tuple[int, ...]) -> Occurrence:
@@ -155,7 +155,7 @@ def sentence_embeddings(model: LoadedModel, sentences: list[str], pooling: str =
     """
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}.")
-    return _frozen(np.stack([_pool(analysis, pooling) for analysis in _analyses(model, sentences)]))
+    return frozen_array(np.stack([_pool(analysis, pooling) for analysis in _analyses(model, sentences)]))
 
 
 def _pool(analysis: Analysis, pooling: str) -> np.ndarray:
@@ -168,7 +168,7 @@ def _pool(analysis: Analysis, pooling: str) -> np.ndarray:
 
 def similarity_matrix(embeddings: np.ndarray) -> np.ndarray:
     """[N, D] -> [N, N] cosine similarity: symmetric, ones on the diagonal."""
-    return _frozen(_cosine(np.asarray(embeddings)))
+    return frozen_array(_cosine(np.asarray(embeddings)))
 
 
 def _cosine(vectors: np.ndarray) -> np.ndarray:
@@ -229,8 +229,8 @@ def train_head(embeddings: np.ndarray, labels: list[str], steps: int = 300, lr: 
     losses = _fit(linear, x, y, steps, lr)
     with torch.no_grad():
         accuracy = float((linear(x).argmax(dim=1) == y).float().mean())
-    return TrainedHead(labels=classes, weight=_frozen(linear.weight), bias=_frozen(linear.bias),
-                       losses=_frozen(losses), train_accuracy=accuracy, pooling=pooling)
+    return TrainedHead(labels=classes, weight=frozen_array(linear.weight), bias=frozen_array(linear.bias),
+                       losses=frozen_array(losses), train_accuracy=accuracy, pooling=pooling)
 
 
 def _initial_linear(d: int, c: int, seed: int) -> torch.nn.Linear:
@@ -280,4 +280,4 @@ def classify(head: TrainedHead, embeddings: np.ndarray) -> np.ndarray:
     logits = x @ head.weight.T.astype(np.float64) + head.bias  # [M, C]
     logits -= logits.max(axis=1, keepdims=True)
     probs = np.exp(logits)
-    return _frozen(probs / probs.sum(axis=1, keepdims=True))
+    return frozen_array(probs / probs.sum(axis=1, keepdims=True))

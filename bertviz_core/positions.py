@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .analysis import Analysis, _frozen
+from .analysis import Analysis, frozen_array
 from .loading import LoadedModel
 
 
@@ -24,14 +24,14 @@ def sinusoidal(length: int, width: int) -> np.ndarray:
     table = np.empty((length, width))
     table[:, 0::2] = np.sin(angles)
     table[:, 1::2] = np.cos(angles[:, : width // 2])
-    return _frozen(table)
+    return frozen_array(table)
 
 
 def cosine_similarity(rows: np.ndarray) -> np.ndarray:
     """[N, E] -> [N, N] cosine similarity between every pair of rows (zero rows give 0)."""
     norms = np.linalg.norm(rows, axis=1, keepdims=True)  # [N, 1]
     unit = np.divide(rows, norms, out=np.zeros_like(rows, dtype=np.float64), where=norms > 0)  # [N, E]
-    return _frozen(unit @ unit.T)
+    return frozen_array(unit @ unit.T)
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,8 @@ def pca(rows: np.ndarray, components: int = 3) -> Projection:
     _, singular, directions = np.linalg.svd(centred.astype(np.float64), full_matrices=False)
     k = min(components, len(singular))
     variance = singular**2
-    return Projection(coords=_frozen(centred @ directions[:k].T),
-                      explained=_frozen(variance[:k] / max(variance.sum(), 1e-30)))
+    return Projection(coords=frozen_array(centred @ directions[:k].T),
+                      explained=frozen_array(variance[:k] / max(variance.sum(), 1e-30)))
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def input_vectors(model: LoadedModel, analysis: Analysis) -> InputVectors:
     variance = summed.var(axis=1, keepdims=True)  # [T, 1]
     gamma, beta = (p.detach().numpy() for p in (norm.weight, norm.bias))  # [E] each
     normalized = (summed - mean) / np.sqrt(variance + norm.eps) * gamma + beta  # [T, E]
-    return InputVectors(summed=_frozen(summed), normalized=_frozen(normalized),
+    return InputVectors(summed=frozen_array(summed), normalized=frozen_array(normalized),
                         layer_input=analysis.hidden_states[0])
 
 
@@ -132,11 +132,11 @@ def compare_orders(a: Analysis, b: Analysis) -> OrderComparison:
     index_b = np.array([j for _, j in pairs], dtype=np.int64)
 
     def change(values_a: np.ndarray, values_b: np.ndarray) -> np.ndarray:
-        return _frozen(np.linalg.norm(values_b[index_b] - values_a[index_a], axis=1))
+        return frozen_array(np.linalg.norm(values_b[index_b] - values_a[index_a], axis=1))
 
     return OrderComparison(
-        tokens=tuple(a.tokens[i] for i in index_a), index_a=_frozen(index_a, np.int64),
-        index_b=_frozen(index_b, np.int64),
+        tokens=tuple(a.tokens[i] for i in index_a), index_a=frozen_array(index_a, np.int64),
+        index_b=frozen_array(index_b, np.int64),
         token_change=change(a.token_embeddings, b.token_embeddings),
         position_change=change(a.position_embeddings, b.position_embeddings),
         input_change=change(a.hidden_states[0], b.hidden_states[0]),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .analysis import Analysis, _frozen
+from .analysis import Analysis, frozen_array
 from .loading import LoadedModel
 
 
@@ -59,17 +59,17 @@ def head_arithmetic(model: LoadedModel, analysis: Analysis, layer: int, head: in
     output = weights @ values  # [d]
     return HeadArithmetic(
         layer=layer, head=head, query_index=query_index,
-        x=_frozen(analysis.hidden_states[layer, query_index]),
+        x=frozen_array(analysis.hidden_states[layer, query_index]),
         query=query, keys=keys, values=values,
-        scores=_frozen(scores), scale=scale, scaled=_frozen(scaled),
-        weights=_frozen(weights), output=_frozen(output),
+        scores=frozen_array(scores), scale=scale, scaled=frozen_array(scaled),
+        weights=frozen_array(weights), output=frozen_array(output),
     )
 
 
 def head_vectors(model: LoadedModel, analysis: Analysis, layer: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Queries, keys and values [H, T, d] of every token entering ``layer``, read-only float32."""
     with torch.inference_mode():
-        return tuple(_frozen(vectors) for vectors in _projections(model, analysis, layer))
+        return tuple(frozen_array(vectors) for vectors in _projections(model, analysis, layer))
 
 
 def value_norms(model: LoadedModel, analysis: Analysis, layer: int) -> np.ndarray:
@@ -88,7 +88,7 @@ def value_norms(model: LoadedModel, analysis: Analysis, layer: int) -> np.ndarra
         lengths = transformed.norm(dim=-1)  # [H, T] ||f_h(x_j)||
         weights = torch.tensor(analysis.attentions[layer])  # [H, T, T] alpha_ij
         # alpha >= 0, so ||alpha f|| = alpha ||f||: scale each key column by its vector's length.
-        return _frozen(weights * lengths[:, None, :])  # [H, T, T]
+        return frozen_array(weights * lengths[:, None, :])  # [H, T, T]
 
 
 def _projections(model: LoadedModel, analysis: Analysis, layer: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

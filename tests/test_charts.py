@@ -3,8 +3,12 @@ import json
 import numpy as np
 import pytest
 
-from bertviz_core import analyze
+from bertviz_core import analyze, model_summary
 from bertviz_core.charts import head_heatmap, token_labels
+from bertviz_core.charts.anatomy import architecture_diagram, parameter_chart
+from bertviz_core.charts.inputs import PART_NAMES, input_heatmaps, input_norms, order_changes
+from bertviz_core.charts.positions import dimension_curves, pca_path, similarity_heatmap, table_heatmap
+from bertviz_core.positions import compare_orders, cosine_similarity, input_vectors, pca
 
 
 def test_head_heatmap_shows_one_heads_matrix(embedded):
@@ -34,3 +38,39 @@ def test_labels_escape_markup(embedded, text):
 
 def test_repeated_tokens_get_distinct_labels():
     assert token_labels(["the", "cat", "the"]) == ["0 the", "1 cat", "2 the"]
+
+
+def test_position_figures_show_the_tables(embedded):
+    result = analyze(embedded, "Cats sleep.")
+    table = result.position_table[:64]
+    heatmap = table_heatmap(table, "Learned")
+    np.testing.assert_array_equal(heatmap.data[0].z, table)
+    curves = dimension_curves(table, [0, 5, 999], "Learned")
+    assert [trace.name for trace in curves.data] == ["dim 0", "dim 5"]  # out-of-range dimensions are skipped
+    np.testing.assert_array_equal(curves.data[1].y, table[:, 5])
+    similarity = similarity_heatmap(cosine_similarity(table), "Learned")
+    assert similarity.data[0].z.shape == (64, 64)
+    flat, solid = pca_path(pca(table, 2), "2D"), pca_path(pca(table, 3), "3D")
+    assert flat.data[0].type == "scatter" and solid.data[0].type == "scatter3d" and len(solid.data[0].x) == 64
+
+
+def test_input_figures_show_every_stage(embedded):
+    result = analyze(embedded, "She loves cats")
+    vectors = input_vectors(embedded, result)
+    heatmaps = input_heatmaps(result, vectors, dimensions=16)
+    assert [trace.name for trace in heatmaps.data] == list(PART_NAMES)
+    np.testing.assert_array_equal(heatmaps.data[4].z, vectors.normalized[:, :16])
+    norms = input_norms(result, vectors)
+    np.testing.assert_allclose(norms.data[0].y, np.linalg.norm(result.token_embeddings, axis=1), rtol=1e-6)
+    changes = order_changes(compare_orders(result, analyze(embedded, "cats loves She")))
+    assert list(changes.data[0].y) == [0.0] * 5 and changes.data[0].x[1] == "she (1→3)"
+
+
+def test_architecture_figures_carry_the_config_numbers(tiny_models):
+    summary = model_summary(tiny_models["albert"])
+    text = " ".join(annotation.text for annotation in architecture_diagram(summary).layout.annotations)
+    assert "Encoder layer  x 3" in text and "4 heads x 8 dims" in text and "32 → 37 → 32" in text
+    assert "Embedding projection" in text and "linear 16 → 32" in text and "not in this checkpoint" not in text
+    bars = parameter_chart(summary).data[0]
+    assert list(bars.y) == [name for name, _ in summary.parameters]
+    assert sum(bars.x) == summary.total_parameters
