@@ -8,6 +8,7 @@ st.set_page_config(page_title="BERT Lens", page_icon=":material/search:", layout
 
 PAGES = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
+    st.Page("app_pages/tokenization.py", title="Tokenization", icon=":material/text_fields:", url_path="tokenization"),
     st.Page("app_pages/positions.py", title="Positions", icon=":material/timeline:", url_path="positions"),
     st.Page("app_pages/inputs.py", title="Building the input", icon=":material/add_circle:", url_path="input"),
     st.Page("app_pages/architecture.py", title="Architecture", icon=":material/account_tree:",

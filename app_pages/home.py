@@ -36,6 +36,8 @@ st.caption("Read from the model's own configuration and weights. "
               else "It has no trained masked-LM head, so it cannot guess masked words."))
 
 st.subheader("The pages")
+st.page_link("app_pages/tokenization.py", label="Tokenization: WordPiece step by step, from text to ids",
+             icon=":material/text_fields:")
 st.page_link("app_pages/positions.py", label="Positions: why order must be injected, learned versus sinusoidal",
              icon=":material/timeline:")
 st.page_link("app_pages/inputs.py", label="Building the input: token + position + segment, then LayerNorm",

@@ -432,3 +432,30 @@ def _opaque_steps(tokenizer, text: str) -> TokenizationSteps:
         note="This tokenizer does not expose its steps; the pieces are shown as it produces them.",
     )
 
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    """One token as the model receives it, traced back to the text."""
+
+    position: int
+    token: str
+    id: int
+    word: int | None
+    """Index of the word it came from, counted across both texts; None for special tokens."""
+    segment: str
+    """'A' (the sentence) or 'B' (the second sentence)."""
+    characters: str
+    """The characters of the original text it covers ('' for special tokens)."""
+
+
+def token_rows(analysis) -> tuple[TokenRow, ...]:
+    """The token table: token, id, source word and original characters, for every token of an analysis."""
+    texts = (analysis.text, analysis.text_pair or "")
+    return tuple(
+        TokenRow(position=index, token=token, id=int(token_id), word=None if word < 0 else int(word),
+                 segment="AB"[segment], characters="" if special else texts[segment][start:end])
+        for index, (token, token_id, word, segment, special, (start, end)) in enumerate(zip(
+            analysis.tokens, analysis.input_ids.tolist(), analysis.word_ids.tolist(), analysis.segment_ids.tolist(),
+            analysis.special_mask.tolist(), analysis.offsets.tolist()))
+    )

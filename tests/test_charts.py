@@ -7,8 +7,11 @@ from bertviz_core import analyze, model_summary
 from bertviz_core.charts import head_heatmap, token_labels
 from bertviz_core.charts.anatomy import architecture_diagram, parameter_chart
 from bertviz_core.charts.inputs import PART_NAMES, input_heatmaps, input_norms, order_changes
+from bertviz_core.charts.labels import safe_text
+from bertviz_core.charts.tokenization import UNKNOWN_COLOUR, pieces_figure
 from bertviz_core.charts.positions import dimension_curves, pca_path, similarity_heatmap, table_heatmap
 from bertviz_core.positions import compare_orders, cosine_similarity, input_vectors, pca
+from bertviz_core.tokenization import tokenization_steps
 
 
 def test_head_heatmap_shows_one_heads_matrix(embedded):
@@ -74,3 +77,12 @@ def test_architecture_figures_carry_the_config_numbers(tiny_models):
     bars = parameter_chart(summary).data[0]
     assert list(bars.y) == [name for name, _ in summary.parameters]
     assert sum(bars.x) == summary.total_parameters
+
+
+def test_pieces_figure_draws_every_piece(embedded):
+    steps = tokenization_steps(embedded.tokenizer, "Unaffable owners <b>like</b> 😀.")
+    figure = pieces_figure(steps)
+    assert list(figure.data[0].text) == [safe_text(piece) for piece in steps.pieces]
+    unknown = [shape for shape in figure.layout.shapes if shape.fillcolor == UNKNOWN_COLOUR]
+    assert len(unknown) == sum(len(w.pieces) for w in steps.words if w.unknown) == 1
+    assert not any("<b>" in text for text in figure.data[0].text)

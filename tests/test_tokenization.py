@@ -6,7 +6,8 @@ from tokenizers import AddedToken
 from transformers import RobertaTokenizer
 
 from bertviz_core.analysis import InputError
-from bertviz_core.tokenization import tokenization_steps
+from bertviz_core import analyze
+from bertviz_core.tokenization import tokenization_steps, token_rows
 
 TEXTS = [
     "The quick brown fox jumps over the lazy dog.",
@@ -162,3 +163,15 @@ def test_lstrip_mask_swallows_the_space_before_it(tiny_dirs, text):
     steps = _assert_reproduces(tokenizer, text)
     (word,) = [w for w in steps.words if w.added]
     assert text[word.start:word.end] == word.word and word.word.strip() == "<mask>"
+
+
+def test_token_rows_trace_tokens_to_their_characters(embedded):
+    result = analyze(embedded, "Unaffable café.", "Second text")
+    rows = token_rows(result)
+    assert [row.token for row in rows] == list(result.tokens)
+    assert [row.id for row in rows] == result.input_ids.tolist()
+    assert (rows[0].token, rows[0].word, rows[0].characters) == ("[CLS]", None, "")
+    pieces = [row for row in rows if row.word == 0]
+    assert [row.characters for row in pieces] == ["Una", "ffa", "ble"]
+    assert [row.characters for row in rows if row.segment == "B" and row.word is not None] == ["Second", "text"]
+    assert rows[-1].token == "[SEP]" and rows[-1].segment == "B"

@@ -1,0 +1,38 @@
+"""Every page opens in Chromium without an error box and draws its charts."""
+
+from urllib.parse import quote
+
+import pytest
+
+from browser_helpers import wait_idle
+
+PAGES = {  # path -> charts the page draws for a one-sentence input
+    "home": 0,
+    "tokenization": 1,
+    "positions": 8,
+    "input": 3,
+    "architecture": 2,
+    "attention": 1,
+}
+
+
+@pytest.mark.parametrize("path, charts", PAGES.items())
+def test_page_opens_and_draws_its_charts(app_url, page, path, charts):
+    page.goto(f"{app_url}/{path}?text={quote('She loves unaffable cats.')}")
+    page.wait_for_selector("[data-testid='stSidebar'] textarea", timeout=120_000)
+    if charts:
+        page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length >= {charts}",
+                               timeout=120_000)
+    wait_idle(page)
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert page.locator("[data-testid='stPlotlyChart']").count() == charts
+    assert page.locator("h1").first.inner_text()
+
+
+def test_tokenization_shows_the_attempts(app_url, page):
+    page.goto(f"{app_url}/tokenization?text={quote('Unaffable owners.')}")
+    page.wait_for_selector("[data-testid='stPlotlyChart']", timeout=120_000)
+    wait_idle(page)
+    chips = page.locator("[data-testid='stPlotlyChart'] .textpoint text").all_text_contents()
+    assert chips[:3] == ["una", "##ffa", "##ble"]
+    assert page.get_by_text("12 look-ups for “unaffable”").count() == 1
