@@ -6,9 +6,7 @@ Names as in ``analysis``: ``L`` layers, ``T`` tokens, ``D`` hidden size, ``V`` v
 
 from __future__ import annotations
 
-import contextlib
 import re
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -246,7 +244,7 @@ def _initial_linear(d: int, c: int, seed: int) -> torch.nn.Linear:
 def _fit(linear: torch.nn.Linear, x: torch.Tensor, y: torch.Tensor, steps: int, lr: float) -> np.ndarray:
     optimizer = torch.optim.Adam(linear.parameters(), lr=lr)
     losses = np.empty(int(steps), dtype=np.float32)  # [steps]
-    with _one_thread(), torch.enable_grad():
+    with torch.enable_grad():
         for step in range(int(steps)):
             optimizer.zero_grad()
             loss = torch.nn.functional.cross_entropy(linear(x), y)
@@ -254,22 +252,6 @@ def _fit(linear: torch.nn.Linear, x: torch.Tensor, y: torch.Tensor, steps: int, 
             optimizer.step()
             losses[step] = loss.item()
     return losses
-
-
-_THREADS_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _one_thread():
-    """Run torch single-threaded for a moment: on a busy CPU, waking worker threads for these tiny tensors made
-    300 steps take seconds instead of a few hundred milliseconds. Serialised so the old setting is always restored."""
-    with _THREADS_LOCK:
-        previous = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(previous)
 
 
 def classify(head: TrainedHead, embeddings: np.ndarray) -> np.ndarray:
