@@ -14,6 +14,9 @@ PAGES = [
     st.Page("app_pages/architecture.py", title="Architecture", icon=":material/account_tree:",
             url_path="architecture"),
     st.Page("app_pages/attention.py", title="Attention", icon=":material/grid_on:", url_path="attention"),
+    st.Page("app_pages/qkv.py", title="Query, key, value", icon=":material/calculate:", url_path="qkv"),
+    st.Page("app_pages/context.py", title="Contextual meaning", icon=":material/compare_arrows:", url_path="context"),
+    st.Page("app_pages/applications.py", title="Applications", icon=":material/school:", url_path="applications"),
 ]
 
 page = st.navigation(PAGES)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 import streamlit as st
 
 from bertviz_core import Analysis, InputError, LoadedModel, ModelLoadError, analyze, load_model
 from bertviz_core.cache import AnalysisCache
+from bertviz_core.charts import token_labels
 
 DEFAULT_TEXT = "The bank of the river was flooded."
 AUTOMATIC = "Automatic"
@@ -72,7 +74,7 @@ def sidebar() -> Lens | None:
     try:
         analysis = cached_analysis(model, text, pair or None)
     except InputError as error:
-        st.info(str(error))
+        st.info(md(str(error)))
         return Lens(model, None)
     if analysis.truncated:
         st.warning(f"The text has {analysis.original_length} tokens; {model.name} reads at most "
@@ -91,10 +93,10 @@ def _model_picker() -> LoadedModel | None:
     try:
         model = cached_model(spec)
     except ModelLoadError as error:
-        st.error(str(error))
+        st.error(md(str(error)))
         model = _previous_model()
         if model is not None:
-            st.caption(f"Still showing {model.name}.")
+            st.caption(md(f"Still showing {model.name}."))
         return model
     st.session_state["last_good_model_spec"] = spec
     _set_url(model=spec)
@@ -127,6 +129,28 @@ def url_slider(name: str, label: str, low: int, high: int, default: int, *, colu
     return value
 
 
+def url_token(name: str, label: str, tokens, default: int, *, column=st) -> int:
+    """A token picker kept in the URL by position (``?query=2``), labelled like the charts ('2 bank')."""
+    if name in st.session_state and st.session_state[name] >= len(tokens):
+        del st.session_state[name]  # a shorter sentence was typed
+    labels = token_labels(tokens)
+    initial = _url_int(name, default)
+    value = column.selectbox(label, range(len(tokens)), format_func=labels.__getitem__,
+                             key=_seeded(name, initial if 0 <= initial < len(tokens) else default))
+    _set_url(**{name: str(value)})
+    return value
+
+
+def url_text(name: str, label: str, default: str, *, lines: int = 1, **options) -> str:
+    """A text box kept in the URL; ``lines`` > 1 makes it a text area."""
+    widget = st.text_area if lines > 1 else st.text_input
+    if lines > 1:
+        options["height"] = 34 * lines
+    value = widget(label, key=_seeded(name, _url(name, default)), **options)
+    _set_url(**{name: value})
+    return value
+
+
 def _seeded(key: str, initial):
     """Give a widget its first value (from the URL) once per session, and keep it across page switches.
 
@@ -137,6 +161,11 @@ def _seeded(key: str, initial):
         st.session_state[key] = st.session_state.get(kept, initial)
     st.session_state[kept] = st.session_state[key]
     return key
+
+
+def md(text: str) -> str:
+    """User text made literal inside st.markdown: no emphasis, links, LaTeX ($) or HTML from what was typed."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~<>$&:])", r"\\\1", text)
 
 
 def _url(name: str, default: str) -> str:

@@ -46,4 +46,10 @@ st.page_link("app_pages/architecture.py", label="Architecture: the model's block
              icon=":material/account_tree:")
 st.page_link("app_pages/attention.py", label="Attention: where each token looks, for every layer and head",
              icon=":material/grid_on:")
+st.page_link("app_pages/qkv.py", label="Query, key, value: how one head computes where a token looks",
+             icon=":material/calculate:")
+st.page_link("app_pages/context.py", label="Contextual meaning: “bank” of a river versus a bank that lends",
+             icon=":material/compare_arrows:")
+st.page_link("app_pages/applications.py", label="Applications: train a classification head, compare sentences",
+             icon=":material/school:")
 st.caption("Layers and heads are numbered from 1 in the app (the code and the arrays count from 0).")

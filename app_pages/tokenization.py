@@ -6,7 +6,7 @@ import streamlit as st
 
 from bertviz_core.charts.tokenization import pieces_figure
 from bertviz_core.tokenization import token_rows, tokenization_steps
-from app_pages.common import current_analysis, current_lens
+from app_pages.common import current_analysis, current_lens, md
 
 model = current_lens().model
 analysis = current_analysis()
@@ -41,7 +41,7 @@ if steps.algorithm == "wordpiece":
         word = split_words[chosen]
         st.dataframe([{"tried": a.candidate, "in the vocabulary": "yes, kept" if a.matched else "no"}
                       for a in word.attempts], hide_index=True)
-        st.caption(f"{len(word.attempts)} look-ups for “{word.word}”; each “yes” ends one piece.")
+        st.caption(md(f"{len(word.attempts)} look-ups for “{word.word}”; each “yes” ends one piece."))
 else:
     st.info(steps.note)
 

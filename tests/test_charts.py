@@ -9,8 +9,14 @@ from bertviz_core.charts.anatomy import architecture_diagram, parameter_chart
 from bertviz_core.charts.inputs import PART_NAMES, input_heatmaps, input_norms, order_changes
 from bertviz_core.charts.labels import safe_text
 from bertviz_core.charts.tokenization import UNKNOWN_COLOUR, pieces_figure
+from bertviz_core.charts.meaning import (class_probabilities, occurrence_paths, similarity_by_layer,
+                                        similarity_matrix_figure, training_curve)
+from bertviz_core.charts.qkv import heads_overview, score_steps, vectors_heatmap, weights_against_model
 from bertviz_core.charts.positions import dimension_curves, pca_path, similarity_heatmap, table_heatmap
 from bertviz_core.positions import compare_orders, cosine_similarity, input_vectors, pca
+from bertviz_core.meaning import (classify, sentence_embeddings, similarity_matrix, train_head,
+                                  word_across_sentences)
+from bertviz_core.qkv import head_arithmetic
 from bertviz_core.tokenization import tokenization_steps
 
 
@@ -86,3 +92,34 @@ def test_pieces_figure_draws_every_piece(embedded):
     unknown = [shape for shape in figure.layout.shapes if shape.fillcolor == UNKNOWN_COLOUR]
     assert len(unknown) == sum(len(w.pieces) for w in steps.words if w.unknown) == 1
     assert not any("<b>" in text for text in figure.data[0].text)
+
+
+def test_qkv_figures_show_the_head_arithmetic(embedded):
+    result = analyze(embedded, "The bank of the river was flooded.")
+    step = head_arithmetic(embedded, result, layer=1, head=3, query_index=2)
+    scores = score_steps(step, result.tokens)
+    np.testing.assert_array_equal(scores.data[0].y, step.scores)
+    np.testing.assert_array_equal(scores.data[1].y, step.scaled)
+    weights = weights_against_model(step, result.attentions[1, 3, 2], result.tokens)
+    np.testing.assert_allclose(weights.data[0].y, weights.data[1].y, atol=1e-5)  # computed here == the model's
+    keys = vectors_heatmap(step.keys, token_labels(result.tokens), "k")
+    assert keys.data[0].z.shape == (result.num_tokens, 32)
+    overview = heads_overview(result.attentions[1, :, 2], result.tokens, "2 bank")
+    assert overview.data[0].z.shape == (12, result.num_tokens) and list(overview.data[0].y)[0] == "head 1"
+
+
+def test_meaning_figures(embedded):
+    sentences = ["I sat on the bank of the river.", "I deposited money at the bank.", "The bank raised rates."]
+    found = word_across_sentences(embedded, sentences, "bank")
+    lines = similarity_by_layer(found, sentences)
+    assert len(lines.data) == 3 and len(lines.data[0].y) == embedded.num_layers + 1
+    np.testing.assert_array_equal(lines.data[0].y, found.similarity[:, 0, 1])
+    assert len(occurrence_paths(found, sentences).data) == 3
+    matrix = similarity_matrix(sentence_embeddings(embedded, sentences))
+    np.testing.assert_array_equal(similarity_matrix_figure(matrix, sentences).data[0].z, matrix)
+    head = train_head(sentence_embeddings(embedded, sentences), ["river", "money", "money"])
+    assert len(training_curve(head).data[0].y) == len(head.losses)
+    probabilities = classify(head, sentence_embeddings(embedded, ["A loan from the bank."]))
+    bars = class_probabilities(head, probabilities, ["A loan from the bank."])
+    assert [trace.name for trace in bars.data] == ["river", "money"]
+    assert bars.data[0].x[0] + bars.data[1].x[0] == pytest.approx(1.0)

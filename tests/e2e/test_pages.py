@@ -13,6 +13,9 @@ PAGES = {  # path -> charts the page draws for a one-sentence input
     "input": 3,
     "architecture": 2,
     "attention": 1,
+    "qkv": 8,
+    "context": 2,
+    "applications": 1,
 }
 
 

@@ -1,0 +1,54 @@
+"""Query, key, value: how one head decides where one token looks, computed from the model's own weights."""
+
+import streamlit as st
+
+from bertviz_core.charts import token_labels
+from bertviz_core.charts.qkv import heads_overview, score_steps, vectors_heatmap, weights_against_model
+from bertviz_core.qkv import head_arithmetic
+from app_pages.common import current_analysis, current_lens, md, url_index, url_token
+
+model = current_lens().model
+analysis = current_analysis()
+labels = token_labels(analysis.tokens)
+
+st.title("Query, key and value")
+st.markdown("Each head of each layer turns every token's vector into three smaller vectors, with three learned "
+            "matrices. Pick a token and follow how one head decides where it looks. Every number below is computed "
+            "here from the model's own weights, and the result is checked against the attention the model reported.")
+layer_column, head_column, token_column = st.columns(3)
+layer = url_index("layer", "Layer", analysis.num_layers, column=layer_column)
+head = url_index("head", "Head", analysis.num_heads, column=head_column)
+# The seed's example: "bank" when the sentence has it, else the first word.
+default = next((n for n, t in enumerate(analysis.tokens) if t.lstrip("Ġ▁").lower() == "bank"),
+               min(1, analysis.num_tokens - 1))
+query = url_token("query", "Query token", analysis.tokens, default, column=token_column)
+step = head_arithmetic(model, analysis, layer, head, query)
+d = step.query.shape[0]
+who = md(f"“{analysis.tokens[query]}” (token {query})")
+
+st.subheader("1. The query: what this token is looking for")
+st.markdown(f"The vector of {who} entering layer {layer + 1} has {step.x.shape[0]} numbers. The "
+            f"**query matrix** W_Q maps it to this head's {d}-number query, q = W_Q x + b_Q. Training shaped W_Q so that "
+            "q describes what kind of token this one needs information from.")
+st.plotly_chart(vectors_heatmap(step.x[None], [labels[query]], f"x: hidden state entering layer {layer + 1}"))
+st.plotly_chart(vectors_heatmap(step.query[None], ["q"], f"q: the query of head {head + 1}"))
+
+st.subheader("2. The keys, the scores and the softmax")
+st.markdown("Every token also gets a **key**, k = W_K x + b_K: what it offers to be found by. The query is compared "
+            f"with each key by a dot product, divided by √{d} = {step.scale:.2f} so the scores do not grow with the "
+            "head size, and the **softmax** turns the scores into weights that are positive and sum to 1.")
+st.plotly_chart(vectors_heatmap(step.keys, labels, "k: every token's key"))
+st.plotly_chart(score_steps(step, analysis.tokens))
+st.plotly_chart(weights_against_model(step, analysis.attentions[layer, head, query], analysis.tokens))
+difference = float(abs(step.weights - analysis.attentions[layer, head, query]).max())
+st.caption(f"Largest difference from the model's own attention row: {difference:.1e}.")
+
+st.subheader("3. The values and the weighted sum")
+st.markdown("Each token finally offers a **value**, v = W_V x + b_V: the information it passes on when attended "
+            f"to. The head's output for {who} is the weighted sum Σ weight × value. The outputs of all "
+            f"{analysis.num_heads} heads are joined and mixed by one more matrix before the residual connection.")
+st.plotly_chart(vectors_heatmap(step.values, labels, "v: every token's value"))
+st.plotly_chart(vectors_heatmap(step.output[None], ["output"], f"Σ weight × value: head {head + 1}'s output"))
+
+st.subheader(f"Every head of layer {layer + 1} at a glance")
+st.plotly_chart(heads_overview(analysis.attentions[layer, :, query], analysis.tokens, labels[query]))
