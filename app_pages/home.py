@@ -3,6 +3,7 @@
 import streamlit as st
 
 from bertviz_core import model_summary
+from app_pages.catalog import PAGES
 from app_pages.common import current_lens
 
 lens = current_lens()
@@ -36,20 +37,6 @@ st.caption("Read from the model's own configuration and weights. "
               else "It has no trained masked-LM head, so it cannot guess masked words."))
 
 st.subheader("The pages")
-st.page_link("app_pages/tokenization.py", label="Tokenization: WordPiece step by step, from text to ids",
-             icon=":material/text_fields:")
-st.page_link("app_pages/positions.py", label="Positions: why order must be injected, learned versus sinusoidal",
-             icon=":material/timeline:")
-st.page_link("app_pages/inputs.py", label="Building the input: token + position + segment, then LayerNorm",
-             icon=":material/add_circle:")
-st.page_link("app_pages/architecture.py", label="Architecture: the model's blocks and where its parameters are",
-             icon=":material/account_tree:")
-st.page_link("app_pages/attention.py", label="Attention: where each token looks, for every layer and head",
-             icon=":material/grid_on:")
-st.page_link("app_pages/qkv.py", label="Query, key, value: how one head computes where a token looks",
-             icon=":material/calculate:")
-st.page_link("app_pages/context.py", label="Contextual meaning: “bank” of a river versus a bank that lends",
-             icon=":material/compare_arrows:")
-st.page_link("app_pages/applications.py", label="Applications: train a classification head, compare sentences",
-             icon=":material/school:")
+for info in PAGES:
+    st.page_link(info.script, label=f"{info.title}: {info.blurb}", icon=info.icon)
 st.caption("Layers and heads are numbered from 1 in the app (the code and the arrays count from 0).")
