@@ -10,6 +10,7 @@ def safe_text(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def token_labels(tokens) -> list[str]:
+def token_labels(tokens, positions=None) -> list[str]:
     """One unique, escaped label per position ('3 bank'), so repeated tokens stay separate on an axis."""
-    return [f"{index} {safe_text(token)}" for index, token in enumerate(tokens)]
+    positions = range(len(tokens)) if positions is None else positions
+    return [f"{index} {safe_text(token)}" for index, token in zip(positions, tokens)]

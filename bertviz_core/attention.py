@@ -1,0 +1,418 @@
+"""Reading attention maps: rollout, value-norm maps, head statistics, word merging, filters and comparisons.
+
+Names as in ``analysis``: ``L`` layers, ``H`` heads, ``T`` tokens, ``D`` hidden size, ``d`` head size; ``W`` words
+(special tokens count as words of their own), ``K`` tokens kept or aligned. Every matrix is query row -> key
+column. Every array returned is a read-only numpy copy, float32 unless it is a mask.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+
+from .analysis import Analysis, frozen_array
+from .loading import LoadedModel
+from .qkv import _check_index, head_vectors, value_norms
+
+ROLE_SHARE = 0.5
+"""A head plays a positional or sink role when at least this share of its attention (mean over queries) goes there."""
+BROAD_ENTROPY = 0.8
+"""A head is broad when its mean row entropy is at least this fraction of log(T), the entropy of uniform attention."""
+ROLES = ("previous-token head", "next-token head", "[CLS] sink", "[SEP] sink", "punctuation sink", "self",
+         "broad", "mixed")
+"""Every label ``head_roles`` gives, in the order the rules are tried: the first that holds wins."""
+PIECE_MARKERS = ("##", "Ġ", "▁")
+"""Piece markers (WordPiece continuation, BPE and SentencePiece spaces) stripped before the punctuation test."""
+PAIR_BLOCKS = ("all", "A->A", "A->B", "B->A", "B->B")
+"""Pair filters: which sentence's tokens ask (rows) -> which sentence's tokens answer (columns)."""
+NORM_CHUNK_FLOATS = 1 << 24
+"""Bound on the [rows, T, D] block of weighted vectors ``norm_maps`` holds at once (64 MB of float32)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Attention rollout (Abnar & Zuidema 2020)
+# ---------------------------------------------------------------------------------------------
+
+
+def rollout(attentions: np.ndarray) -> np.ndarray:
+    """[L, H, T, T] -> [L, T, T]: entry l is the attention rolled out through layers 0..l, residual included.
+
+    Per layer A_l = mean over heads + identity (the residual connection), rows renormalised to sum to 1;
+    R_0 = A_0 and R_l = A_l @ R_{l-1}. Every row of every R_l sums to 1.
+    """
+    attentions = np.asarray(attentions, dtype=np.float64)  # [L, H, T, T]
+    T = attentions.shape[-1]
+    mixed = attentions.mean(axis=1) + np.eye(T)  # [L, T, T]
+    mixed /= mixed.sum(axis=-1, keepdims=True)  # [L, T, T]
+    rolled = np.empty_like(mixed)  # [L, T, T]
+    current = np.eye(T)  # [T, T]
+    for layer, step in enumerate(mixed):
+        current = step @ current  # [T, T]
+        rolled[layer] = current
+    return frozen_array(rolled)
+
+
+# ---------------------------------------------------------------------------------------------
+# Norm-based maps (Kobayashi et al. 2020)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class NormMaps:
+    """How much each token moves each other token once value vectors are counted, not attention weights alone."""
+
+    per_head: np.ndarray
+    """[L, H, T, T] ||alpha_ij^h f_h(x_j)||, as ``qkv.value_norms``."""
+    summed: np.ndarray
+    """[L, T, T] ||sum_h alpha_ij^h f_h(x_j)||: the whole layer's attention block, heads added before the norm."""
+
+
+def norm_maps(model: LoadedModel, analysis: Analysis) -> NormMaps:
+    """Per-head and head-summed norm maps of every layer (output bias excluded: it is the same for every token)."""
+    per_head = [value_norms(model, analysis, layer) for layer in range(analysis.num_layers)]  # L x [H, T, T]
+    summed = [_summed_norms(transformed_values(model, analysis, layer), analysis.attentions[layer])
+              for layer in range(analysis.num_layers)]  # L x [T, T]
+    return NormMaps(per_head=frozen_array(per_head), summed=frozen_array(summed))
+
+
+def transformed_values(model: LoadedModel, analysis: Analysis, layer: int) -> np.ndarray:
+    """[H, T, D] f_h(x_j) = v_j^h W_O[:, head h]^T: each head's value of each token, as it enters the residual."""
+    _, _, values = head_vectors(model, analysis, layer)  # [H, T, d]
+    H, _, d = values.shape
+    output = model.layout.attention(model.layout.layers(model.encoder)[layer])[3]
+    weight = output.weight.detach().float().cpu().numpy()  # [D, H * d]
+    w_out = weight.reshape(-1, H, d).transpose(1, 2, 0)  # [H, d, D], head h's columns of W_O, transposed
+    return frozen_array(values @ w_out)  # [H, T, D]
+
+
+def _summed_norms(transformed: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """[T, T] ||sum_h alpha[h, i, j] f[h, j]||, a block of query rows at a time so memory stays bounded."""
+    H, T, D = transformed.shape
+    by_key = transformed.transpose(1, 0, 2)  # [T, H, D] key j's vector from every head
+    rows = max(1, NORM_CHUNK_FLOATS // (T * D))
+    norms = np.empty((T, T), dtype=np.float32)  # [T, T]
+    for start in range(0, T, rows):
+        weights = alpha[:, start:start + rows].transpose(2, 1, 0)  # [T, R, H] alpha[h, i, j] indexed [j, i, h]
+        summed = weights @ by_key  # [T, R, D] sum_h alpha[h, i, j] f[h, j], indexed [j, i]
+        norms[start:start + rows] = np.sqrt(np.einsum("jid,jid->ij", summed, summed))  # [R, T]
+    return norms
+
+
+# ---------------------------------------------------------------------------------------------
+# One token seen three ways
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Spearman rank correlations between the three views of one token's row; NaN when a view is constant (T = 1)."""
+
+    raw_rollout: float
+    raw_norm: float
+    rollout_norm: float
+
+
+@dataclass(frozen=True, eq=False)
+class TokenViews:
+    """Where one query token looks at one layer: raw attention, rollout and value-norm map, side by side."""
+
+    layer: int
+    token: int
+    raw: np.ndarray
+    """[T] head-averaged attention row."""
+    rollout: np.ndarray
+    """[T] rollout row through this layer."""
+    norm: np.ndarray
+    """[T] head-summed norm row, scaled to sum to 1 (all zeros if its norms are all 0)."""
+    agreement: Agreement
+
+
+def token_views(analysis: Analysis, rollouts: np.ndarray, norms: NormMaps, layer: int, token: int) -> TokenViews:
+    """The three views of ``token``'s row at ``layer``, and how well they agree on the ranking of keys."""
+    _check_index("layer", layer, analysis.num_layers)
+    _check_index("token", token, analysis.num_tokens)
+    raw = analysis.attentions[layer, :, token].mean(axis=0)  # [T]
+    rolled = np.asarray(rollouts[layer, token])  # [T]
+    norm = _to_shares(norms.summed[layer, token])  # [T]
+    agreement = Agreement(raw_rollout=spearman(raw, rolled), raw_norm=spearman(raw, norm),
+                          rollout_norm=spearman(rolled, norm))
+    return TokenViews(layer=layer, token=token, raw=frozen_array(raw), rollout=frozen_array(rolled),
+                      norm=frozen_array(norm), agreement=agreement)
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation (ties get their average rank); NaN when either side has no variation."""
+    ranks_a, ranks_b = _ranks(a), _ranks(b)  # [N], [N]
+    ranks_a, ranks_b = ranks_a - ranks_a.mean(), ranks_b - ranks_b.mean()  # [N], [N]
+    scale = math.sqrt(float(ranks_a @ ranks_a) * float(ranks_b @ ranks_b))
+    return float(ranks_a @ ranks_b) / scale if scale > 0 else math.nan
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """[N] 0-based ranks, tied values sharing the mean of the ranks they span."""
+    values = np.asarray(values, dtype=np.float64)  # [N]
+    order = np.argsort(values, kind="stable")  # [N]
+    _, first, counts = np.unique(values[order], return_index=True, return_counts=True)  # [G] each
+    ranks = np.empty(len(values))  # [N]
+    ranks[order] = np.repeat(first + (counts - 1) / 2, counts)
+    return ranks
+
+
+def _to_shares(row: np.ndarray) -> np.ndarray:
+    """[T] row / its sum; an all-zero row stays zero."""
+    total = float(row.sum())
+    return row / total if total > 0 else np.zeros_like(row)  # [T]
+
+
+# ---------------------------------------------------------------------------------------------
+# Head statistics and roles (Clark et al. 2019, "What does BERT look at?")
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class HeadStatistics:
+    """Where each head sends its attention in this analysis; every array is [L, H], a mean over query rows."""
+
+    num_tokens: int
+    entropy: np.ndarray
+    """Row entropy in nats (0 log 0 = 0), mean over all T rows."""
+    to_cls: np.ndarray
+    """Share of each row on the first token ([CLS], <s>), mean over all T rows."""
+    to_sep: np.ndarray
+    """Share on special tokens other than the first ([SEP], </s>), mean over all T rows."""
+    to_punctuation: np.ndarray
+    """Share on non-special tokens made only of punctuation, mean over all T rows."""
+    to_previous: np.ndarray
+    """A[i, i - 1], mean over rows i = 1..T-1 (0 when T = 1)."""
+    to_next: np.ndarray
+    """A[i, i + 1], mean over rows i = 0..T-2 (0 when T = 1)."""
+    to_self: np.ndarray
+    """A[i, i], mean over all T rows."""
+
+
+def head_statistics(analysis: Analysis) -> HeadStatistics:
+    """Entropy and the share of attention on [CLS], [SEP], punctuation, the previous, next and same token, per head."""
+    attentions = analysis.attentions  # [L, H, T, T]
+    T = analysis.num_tokens
+    first = np.arange(T) == 0  # [T]
+    sep = np.asarray(analysis.special_mask) & ~first  # [T]
+    punctuation = punctuation_mask(analysis) & ~np.asarray(analysis.special_mask)  # [T]
+    return HeadStatistics(
+        num_tokens=T,
+        entropy=frozen_array(_entropy(attentions).mean(axis=-1)),  # [L, H]
+        to_cls=frozen_array(_share(attentions, first)),  # [L, H]
+        to_sep=frozen_array(_share(attentions, sep)),  # [L, H]
+        to_punctuation=frozen_array(_share(attentions, punctuation)),  # [L, H]
+        to_previous=frozen_array(_diagonal_mean(attentions, -1)),  # [L, H]
+        to_next=frozen_array(_diagonal_mean(attentions, 1)),  # [L, H]
+        to_self=frozen_array(_diagonal_mean(attentions, 0)),  # [L, H]
+    )
+
+
+def head_roles(stats: HeadStatistics) -> tuple[tuple[str, ...], ...]:
+    """[L][H] the role each head plays in this analysis: the first rule of ``ROLES`` that holds."""
+    broad = BROAD_ENTROPY * math.log(stats.num_tokens)
+    shares = (stats.to_previous, stats.to_next, stats.to_cls, stats.to_sep, stats.to_punctuation, stats.to_self)
+    L, H = stats.entropy.shape
+
+    def role(layer: int, head: int) -> str:
+        for name, share in zip(ROLES, shares):
+            if share[layer, head] >= ROLE_SHARE:
+                return name
+        return "broad" if stats.entropy[layer, head] >= broad else "mixed"
+
+    return tuple(tuple(role(layer, head) for head in range(H)) for layer in range(L))
+
+
+def _entropy(attentions: np.ndarray) -> np.ndarray:
+    """[..., T, T] -> [..., T] entropy of each row in nats."""
+    logs = np.log(attentions, out=np.zeros_like(attentions), where=attentions > 0)  # [..., T, T]
+    return -np.einsum("...ij,...ij->...i", attentions, logs)  # [..., T]
+
+
+def _share(attentions: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """[L, H, T, T] -> [L, H] attention on ``columns`` [T] bool, mean over query rows."""
+    return (attentions @ columns.astype(attentions.dtype)).mean(axis=-1)  # [L, H]
+
+
+def _diagonal_mean(attentions: np.ndarray, offset: int) -> np.ndarray:
+    """[L, H, T, T] -> [L, H] mean of A[i, i + offset] over the rows that have such a key; 0 if none do."""
+    diagonal = np.diagonal(attentions, offset=offset, axis1=-2, axis2=-1)  # [L, H, T - |offset|]
+    return diagonal.mean(axis=-1) if diagonal.shape[-1] else np.zeros(attentions.shape[:2])  # [L, H]
+
+
+def is_punctuation(token: str) -> bool:
+    """Is ``token``, its piece marker stripped, made only of punctuation (Unicode category P*)?"""
+    for marker in PIECE_MARKERS:
+        token = token.removeprefix(marker)
+    return bool(token) and all(unicodedata.category(char).startswith("P") for char in token)
+
+
+def punctuation_mask(analysis: Analysis) -> np.ndarray:
+    """[T] bool, True for tokens made only of punctuation."""
+    return frozen_array([is_punctuation(token) for token in analysis.tokens], bool)
+
+
+# ---------------------------------------------------------------------------------------------
+# Words instead of pieces
+# ---------------------------------------------------------------------------------------------
+
+
+def word_units(analysis: Analysis) -> tuple[np.ndarray, tuple[str, ...]]:
+    """([T] int64 word unit of each token, [W] labels): a word's pieces share a unit, each special token has its own.
+
+    Units are numbered in order of their first token. A word's label is its text cut from ``text`` (or ``text_pair``
+    for the second sentence) through the token offsets; a special token's label is its token string.
+    """
+    word_ids = analysis.word_ids.tolist()
+    unit_of, pieces, units = {}, [], []  # (kind, id) -> unit, [W] token indices of each unit, [T]
+    for index, word in enumerate(word_ids):
+        key = ("word", word) if word >= 0 else ("special", index)
+        if key not in unit_of:
+            unit_of[key] = len(pieces)
+            pieces.append([])
+        units.append(unit_of[key])
+        pieces[unit_of[key]].append(index)
+    labels = tuple(analysis.tokens[unit[0]] if word_ids[unit[0]] < 0 else _word_text(analysis, unit) for unit in pieces)
+    return frozen_array(units, np.int64), labels
+
+
+def _word_text(analysis: Analysis, pieces: list[int]) -> str:
+    text = analysis.text_pair if analysis.segment_ids[pieces[0]] == 1 else analysis.text
+    start, end = analysis.offsets[pieces, 0].min(), analysis.offsets[pieces, 1].max()
+    return text[start:end].strip()
+
+
+def merge_words(matrix: np.ndarray, analysis: Analysis) -> tuple[np.ndarray, tuple[str, ...]]:
+    """[..., T, T] -> ([..., W, W], [W] labels): columns summed over a word's pieces, rows meaned.
+
+    So a merged row sums to the mean of its pieces' row totals: attention rows still sum to 1.
+    """
+    units, labels = word_units(analysis)  # [T], [W]
+    members = np.zeros((len(labels), len(units)))  # [W, T] one-hot
+    members[units, np.arange(len(units))] = 1.0
+    means = members / members.sum(axis=1, keepdims=True)  # [W, T] each row averages a word's pieces
+    merged = means @ np.asarray(matrix, dtype=np.float64) @ members.T  # [..., W, W]
+    return frozen_array(merged), labels
+
+
+# ---------------------------------------------------------------------------------------------
+# Filters
+# ---------------------------------------------------------------------------------------------
+
+
+def keep_mask(analysis: Analysis, hide_special: bool, hide_punctuation: bool) -> np.ndarray:
+    """[T] bool, True for the tokens to show."""
+    keep = np.ones(analysis.num_tokens, dtype=bool)  # [T]
+    if hide_special:
+        keep &= ~np.asarray(analysis.special_mask)
+    if hide_punctuation:
+        keep &= ~punctuation_mask(analysis)
+    return frozen_array(keep, bool)
+
+
+def filtered(matrix: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """[..., T, T] -> [..., K, K] kept tokens only, rows renormalised to sum to 1 (a row with no kept mass stays 0)."""
+    keep = np.asarray(keep, dtype=bool)  # [T]
+    return frozen_array(_renormalised(matrix, keep)[..., keep, :])  # [..., K, K]
+
+
+def _renormalised(matrix: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """[..., T, T] -> [..., T, K]: only the kept columns, each row rescaled to sum to 1 over them."""
+    if keep.shape != (np.shape(matrix)[-1],):
+        raise ValueError(f"keep has {keep.shape[0]} entries for a matrix of {np.shape(matrix)[-1]} tokens.")
+    kept = np.asarray(matrix, dtype=np.float64)[..., keep]  # [..., T, K]
+    totals = kept.sum(axis=-1, keepdims=True)  # [..., T, 1]
+    return np.divide(kept, totals, out=np.zeros_like(kept), where=totals > 0)
+
+
+@dataclass(frozen=True)
+class MatrixView:
+    """An attention matrix as a view shows it: some tokens hidden, one pair block, pieces merged into words."""
+
+    matrix: np.ndarray
+    """[R, C] float32."""
+    row_names: tuple[str, ...]
+    column_names: tuple[str, ...]
+    row_positions: np.ndarray
+    """[R] int64 token positions (or word-unit numbers when merged)."""
+    column_positions: np.ndarray
+    """[C] int64."""
+
+
+def view_matrix(analysis: Analysis, matrix: np.ndarray, *, words: bool = False, hide_special: bool = False,
+                hide_punctuation: bool = False, pair: str = "all") -> MatrixView:
+    """[T, T] -> what the options ask for. Hidden tokens' weight is shared out again: each row sums to 1 over
+    the tokens still shown. A pair block keeps its rows' weights as they are (the share that goes to that block)."""
+    keep = np.asarray(keep_mask(analysis, hide_special, hide_punctuation))  # [T]
+    rows, columns = (np.asarray(mask) & keep for mask in pair_block(analysis, pair))  # [T] each
+    scattered = np.zeros(np.shape(matrix))  # [T, T] hidden columns stay 0
+    scattered[:, keep] = _renormalised(matrix, keep)
+    names, positions = tuple(analysis.tokens), np.arange(analysis.num_tokens)
+    if words:
+        units, names = word_units(analysis)  # [T], [W]
+        scattered, _ = merge_words(scattered, analysis)  # [W, W]
+        rows, columns = (np.bincount(units, weights=mask, minlength=len(names)) > 0 for mask in (rows, columns))
+        positions = np.arange(len(names))
+    chosen = np.asarray(scattered)[np.ix_(rows, columns)]  # [R, C]
+    return MatrixView(matrix=frozen_array(chosen), row_names=tuple(np.array(names, dtype=object)[rows]),
+                      column_names=tuple(np.array(names, dtype=object)[columns]),
+                      row_positions=frozen_array(positions[rows], np.int64),
+                      column_positions=frozen_array(positions[columns], np.int64))
+
+
+def pair_block(analysis: Analysis, which: str) -> tuple[np.ndarray, np.ndarray]:
+    """([T] rows, [T] columns) bool for a pair filter such as "A->B": sentence A's tokens attending to sentence B's.
+
+    Special tokens belong to the sentence ``segment_ids`` gives them ([CLS] and the first [SEP] to A).
+    """
+    if which not in PAIR_BLOCKS:
+        raise ValueError(f"Pair filter must be one of {', '.join(PAIR_BLOCKS)}, got {which!r}.")
+    everything = np.ones(analysis.num_tokens, dtype=bool)  # [T]
+    if which == "all":
+        return frozen_array(everything, bool), frozen_array(everything, bool)
+    if analysis.text_pair is None:
+        raise ValueError(f"The pair filter {which} needs a second sentence; this analysis has only one.")
+    source, target = ("AB".index(side) for side in which.split("->"))
+    segments = np.asarray(analysis.segment_ids)  # [T]
+    return frozen_array(segments == source, bool), frozen_array(segments == target, bool)
+
+
+# ---------------------------------------------------------------------------------------------
+# Two sentences that differ by a word
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """How attention changes from sentence a to sentence b, on the tokens both share."""
+
+    aligned: tuple[tuple[int, int], ...]
+    """[K] (index in a, index in b) of tokens matched as equal, in order."""
+    difference: np.ndarray
+    """[L, H, K, K] b's attention minus a's between aligned tokens; rows are not renormalised, so the mass
+    a row gives to unaligned tokens is simply left out."""
+    change: np.ndarray
+    """[L, H] mean absolute difference per head (0 when nothing is aligned)."""
+    ranked: tuple[tuple[int, int, float], ...]
+    """(layer, head, change), most changed first."""
+
+
+def compare(a: Analysis, b: Analysis) -> Comparison:
+    """Align the two token sequences (equal tokens only) and measure how each head's attention changed."""
+    if (a.num_layers, a.num_heads) != (b.num_layers, b.num_heads):
+        raise ValueError("Both analyses must come from the same model to be compared.")
+    matcher = difflib.SequenceMatcher(None, a.tokens, b.tokens, autojunk=False)  # autojunk would drop frequent tokens
+    aligned = tuple((block.a + k, block.b + k) for block in matcher.get_matching_blocks() for k in range(block.size))
+    in_a = [i for i, _ in aligned]  # [K]
+    in_b = [j for _, j in aligned]  # [K]
+    difference = b.attentions[:, :, in_b][..., in_b] - a.attentions[:, :, in_a][..., in_a]  # [L, H, K, K]
+    change = np.abs(difference).mean(axis=(-2, -1)) if aligned else np.zeros((a.num_layers, a.num_heads))  # [L, H]
+    ranked = sorted(((layer, head, float(change[layer, head])) for layer in range(a.num_layers)
+                     for head in range(a.num_heads)), key=lambda item: -item[2])
+    return Comparison(aligned=aligned, difference=frozen_array(difference), change=frozen_array(change),
+                      ranked=tuple(ranked))
