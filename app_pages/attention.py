@@ -1,16 +1,170 @@
-"""Attention: pick a layer and a head, see which tokens each token attends to."""
+"""Attention: every way people look at it (heatmap, head view, model view), and views that read it more honestly."""
 
+import numpy as np
 import streamlit as st
 
-from bertviz_core.charts import head_heatmap
-from app_pages.common import current_analysis, url_index
+from bertviz_core.attention import (PAIR_BLOCKS, compare, head_roles, head_statistics, rollout, token_views,
+                                    view_matrix)
+from bertviz_core.charts import token_labels
+from bertviz_core.charts.attention import (attention_heatmap, difference_heatmap, head_grid, head_view,
+                                           model_view, model_view_cell, token_comparison)
+from bertviz_core.export import matrix_csv, npz_bytes
+from app_pages.common import (cached_analysis, cached_norms, current_analysis, current_lens, md, url_choice, url_flag,
+                              url_index, url_slider, url_text, url_token)
 
+VIEWS = ["Heatmap", "Head view", "Model view", "Rollout and norms", "Head roles", "Compare sentences"]
+STATISTICS = {"entropy": "entropy (nats)", "to_cls": "share to [CLS]", "to_sep": "share to [SEP]",
+              "to_punctuation": "share to punctuation", "to_previous": "share to the previous token",
+              "to_next": "share to the next token", "to_self": "share to itself"}
+
+model = current_lens().model
 analysis = current_analysis()
 
+
+def open_clicked_head() -> None:
+    """Model view click: open that head as a heatmap (a callback, so it may set the pickers' state)."""
+    points = st.session_state["model_view"].selection.points
+    if points and points[0].get("curve_number") == 1:  # the clickable markers, not the image
+        layer, head = model_view_cell(points[0]["point_index"], analysis.num_heads)
+        st.session_state["layer"], st.session_state["head"] = layer + 1, head + 1  # the pickers count from 1
+        st.session_state["view"] = "Heatmap"
+
+
+def isolate_clicked_token() -> None:
+    points = st.session_state["head_view"].selection.points
+    if points and points[0].get("x") == 0:  # a token label in the left column (lines start at x = 0.02)
+        st.session_state["focus"] = int(points[0]["point_index"]) + 1  # the picker's 0 means "every token"
+
+
 st.title("Attention")
-st.markdown("Each row is one token asking *where should I look?*; the row's weights sum to 1. "
-            "Hover a cell to read the weight.")
+view = url_choice("view", "View", VIEWS, "Heatmap", horizontal=True)
 layer_column, head_column = st.columns(2)
 layer = url_index("layer", "Layer", analysis.num_layers, column=layer_column)
 head = url_index("head", "Head", analysis.num_heads, column=head_column)
-st.plotly_chart(head_heatmap(analysis, layer, head), key="head_heatmap", width="content")
+
+with st.expander("Options: hide tokens, pair blocks, words, downloads"):
+    left, middle, right = st.columns(3)
+    hide_special = url_flag("hide_special", "Hide special tokens ([CLS], [SEP])", column=left)
+    hide_punctuation = url_flag("hide_punct", "Hide punctuation", column=left)
+    words = url_flag("words", "Merge word pieces into words", column=middle,
+                     help="A word receives the sum of what its pieces receive, and sends the mean of what its "
+                          "pieces send, so every row still sums to 1.")
+    pair = url_choice("pair_block", "Sentence pair", PAIR_BLOCKS if analysis.text_pair else ["all"], "all",
+                      column=right, horizontal=True, help="For two sentences: A->B is sentence A looking at B.")
+    image_format = right.radio("Chart toolbar's camera saves", ["png", "svg"], horizontal=True)
+    if hide_special or hide_punctuation:
+        st.caption("Hidden tokens' share is given back to the others: each row is rescaled to sum to 1 over the "
+                   "tokens still shown.")
+config = {"toImageButtonOptions": {"format": image_format, "filename": f"bert-lens-{view.lower().replace(' ', '-')}"}}
+
+
+def shown(matrix: np.ndarray, title: str) -> None:
+    """Draw a [T, T] matrix with the options applied."""
+    matrix_view = view_matrix(analysis, matrix, words=words, hide_special=hide_special,
+                              hide_punctuation=hide_punctuation, pair=pair)
+    rows = token_labels(matrix_view.row_names, matrix_view.row_positions)
+    columns = token_labels(matrix_view.column_names, matrix_view.column_positions)
+    st.plotly_chart(attention_heatmap(matrix_view.matrix, rows, columns, title), config=config, width="content")
+
+
+if view == "Heatmap":
+    st.markdown("Each row is one token asking *where should I look?*; the row's weights sum to 1. Hover a cell to "
+                "read the weight.")
+    shown(analysis.attentions[layer, head], f"Layer {layer + 1}, head {head + 1}: each row is where one token looks")
+
+elif view == "Head view":
+    st.markdown("Every token on the left is joined to the tokens it attends to on the right; a stronger weight "
+                "draws a darker line, and each head has its colour. Click a token on the left to isolate its lines.")
+    heads = st.multiselect("Heads", range(analysis.num_heads), default=[head], format_func=lambda h: f"head {h + 1}")
+    left, right = st.columns(2)
+    top_k = url_slider("top_k", "Strongest links per token", 1, min(20, analysis.num_tokens),
+                       min(5, analysis.num_tokens), column=left)
+    threshold = left.slider("Hide links below", 0.0, 0.5, 0.02, 0.01)
+    focus = url_token("focus", "Isolate one token", ["(every token)", *analysis.tokens], 0, column=right)
+    figure, drawn, omitted = head_view(analysis, layer, heads, top_k, threshold, focus - 1 if focus else None)
+    st.plotly_chart(figure, key="head_view", on_select=isolate_clicked_token, selection_mode="points",
+                    config=config)
+    st.caption(f"{drawn:,} lines drawn; {omitted:,} weaker links left out (at most {top_k} per token, none below "
+               f"{threshold:.2f}).")
+
+elif view == "Model view":
+    st.markdown(f"All {analysis.num_layers} x {analysis.num_heads} heads at once, each a small picture of its "
+                "matrix (long inputs are shrunk by keeping each block's strongest weight). Click a cell to open "
+                "that head.")
+    st.plotly_chart(model_view(analysis), key="model_view", on_select=open_clicked_head, selection_mode="points",
+                    config=config)
+
+elif view == "Rollout and norms":
+    st.markdown(
+        """
+Raw attention says how much a token *looks at* another in one head, but it is not the whole story:
+- **Attention rollout** (Abnar and Zuidema, 2020) follows information through the layers. Each layer's
+  head-averaged attention gets the identity added (the residual connection carries every token's own vector
+  forward), rows are rescaled to sum to 1, and the layers are multiplied together.
+- **Value-norm weighting** (Kobayashi et al., 2020) asks how much a token actually *moves* another:
+  ‖α f(x)‖, the weight times the length of the value vector after the output matrix. A token can receive a lot of
+  attention and still pass on little, when its value vector is short ([CLS] and [SEP] often are).
+"""
+    )
+    norms = cached_norms(model, analysis)
+    rollouts = rollout(analysis.attentions)
+    left, right = st.columns(2)
+    with left:
+        shown(rollouts[layer], f"Rollout through layer {layer + 1}")
+    with right:
+        per_head = url_flag("norm_per_head", "Norms of the chosen head only")
+        matrix = norms.per_head[layer, head] if per_head else norms.summed[layer]
+        title = f"‖α f(x)‖, layer {layer + 1}" + (f", head {head + 1}" if per_head else ", all heads")
+        shown(matrix / max(float(matrix.max()), 1e-12), title + " (scaled to its maximum)")
+    token = url_token("token", "Compare the three views for one token", analysis.tokens,
+                      min(1, analysis.num_tokens - 1))
+    views = token_views(analysis, rollouts, norms, layer, token)
+    st.plotly_chart(token_comparison(views, analysis.tokens), config=config)
+    agreement = views.agreement
+    st.markdown(f"Rank agreement (Spearman): raw vs rollout **{agreement.raw_rollout:.2f}**, raw vs norms "
+                f"**{agreement.raw_norm:.2f}**, rollout vs norms **{agreement.rollout_norm:.2f}** (1 = same order).")
+    st.caption("They differ because each answers another question: raw attention is one layer's weights; rollout "
+               "mixes all layers up to this one and counts the residual path, so early tokens' own information "
+               "dominates; norms discount tokens whose value vectors are short, which is why heavy attention to "
+               "[SEP] or punctuation often carries almost nothing.")
+
+elif view == "Head roles":
+    st.markdown("What each head does *on this text*, after Clark et al. (2019), “What does BERT look at?”: "
+                "the share of attention each head gives to [CLS], [SEP], punctuation, the previous or next token, "
+                "and how spread out it is (entropy).")
+    stats = head_statistics(analysis)
+    roles = head_roles(stats)
+    statistic = st.selectbox("Colour by", list(STATISTICS), format_func=STATISTICS.get)
+    st.plotly_chart(head_grid(getattr(stats, statistic), STATISTICS[statistic], statistic,
+                              [list(row) for row in roles]), config=config)
+    st.caption("A head is labelled with a role when at least half its attention goes one way (\"broad\" when its "
+               "entropy is at least 80% of the maximum); these are roles on this sentence, not fixed properties.")
+
+else:  # Compare sentences
+    st.markdown("Change one word and see which heads react. Each head's change is the mean absolute difference "
+                "of its attention between the tokens the two sentences share.")
+    other = url_text("compare_text", "Second version of the sentence", analysis.text)
+    if other.strip() == analysis.text:
+        st.info("Edit the second version (change a word) to compare.")
+        st.stop()
+    comparison = compare(analysis, cached_analysis(model, other, analysis.text_pair))
+    st.plotly_chart(head_grid(comparison.change, "How much each head's attention changed", "change"),
+                    config=config)
+    top_layer, top_head, top_change = comparison.ranked[0]
+    st.markdown(md(f"Most changed: layer {top_layer + 1}, head {top_head + 1} (mean change {top_change:.3f}). "
+                   "Its difference, B − A, on the shared tokens:"))
+    shared = [analysis.tokens[a] for a, _ in comparison.aligned]
+    labels = token_labels(shared, [a for a, _ in comparison.aligned])
+    st.plotly_chart(difference_heatmap(comparison.difference[top_layer, top_head], labels, labels,
+                                       f"Layer {top_layer + 1}, head {top_head + 1}: B − A"), config=config,
+                    width="content")
+
+st.divider()
+left, right = st.columns(2)
+current = view_matrix(analysis, analysis.attentions[layer, head], words=words, hide_special=hide_special,
+                      hide_punctuation=hide_punctuation, pair=pair)
+left.download_button("This head's matrix, as shown (CSV)", lambda: matrix_csv(current),
+                     file_name=f"attention-layer{layer + 1}-head{head + 1}.csv", mime="text/csv")
+right.download_button("The whole analysis (NPZ: attentions [layers, heads, T, T], hidden states, ...)",
+                      lambda: npz_bytes(analysis), file_name="bert-lens-analysis.npz",
+                      mime="application/octet-stream")

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from bertviz_core import Analysis, InputError, LoadedModel, ModelLoadError, analyze, load_model
-from bertviz_core.cache import AnalysisCache
+from bertviz_core.attention import NormMaps, norm_maps
+from bertviz_core.cache import BoundedCache
 from bertviz_core.charts import token_labels
 
 DEFAULT_TEXT = "The bank of the river was flooded."
@@ -43,9 +44,19 @@ def cached_model(spec: str) -> LoadedModel:
 
 
 @st.cache_resource
-def analysis_cache() -> AnalysisCache:
+def analysis_cache() -> BoundedCache:
     """One cache for all sessions; analyses are frozen, so sessions share them without copying."""
-    return AnalysisCache(max_entries=ANALYSIS_CACHE_ENTRIES, max_bytes=ANALYSIS_CACHE_MB * 1_000_000)
+    return BoundedCache(max_entries=ANALYSIS_CACHE_ENTRIES, max_bytes=ANALYSIS_CACHE_MB * 1_000_000)
+
+
+def cached_norms(model: LoadedModel, analysis: Analysis) -> NormMaps:
+    """Value-norm maps cost a few seconds at 512 tokens: computed once per analysis, in the same bounded cache."""
+    key = ("norms", model.location, analysis.text, analysis.text_pair)
+    found = analysis_cache().get(key)
+    if found is not None:
+        return found
+    with st.spinner("Weighting attention by value norms…"):
+        return analysis_cache().get_or_compute(key, lambda: norm_maps(model, analysis))
 
 
 def cached_analysis(model: LoadedModel, text: str, pair: str | None) -> Analysis:
@@ -138,6 +149,21 @@ def url_token(name: str, label: str, tokens, default: int, *, column=st) -> int:
     value = column.selectbox(label, range(len(tokens)), format_func=labels.__getitem__,
                              key=_seeded(name, initial if 0 <= initial < len(tokens) else default))
     _set_url(**{name: str(value)})
+    return value
+
+
+def url_choice(name: str, label: str, options: list[str], default: str, *, column=st, **kwargs) -> str:
+    """A radio choice kept in the URL by its text (``?view=Model+view``)."""
+    initial = _url(name, default)
+    value = column.radio(label, options, key=_seeded(name, initial if initial in options else default), **kwargs)
+    _set_url(**{name: value})
+    return value
+
+
+def url_flag(name: str, label: str, *, column=st, **kwargs) -> bool:
+    """A checkbox kept in the URL as ``?name=1`` (absent when off)."""
+    value = column.checkbox(label, key=_seeded(name, _url(name, "") == "1"), **kwargs)
+    _set_url(**{name: "1" if value else ""})
     return value
 
 

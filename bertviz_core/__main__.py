@@ -6,12 +6,9 @@ import argparse
 import json
 import sys
 
-import numpy as np
-
 from . import InputError, ModelLoadError, analyze, load_model, model_summary
+from .export import save_npz
 
-NPZ_KEYS = ("tokens", "input_ids", "attentions", "hidden_states", "token_embeddings", "position_embeddings",
-            "segment_embeddings", "position_table")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,8 +88,7 @@ def _fill_mask(args) -> int:
 
 def _analyze(args) -> int:
     result = analyze(load_model(args.model), args.text, args.pair, max_length=args.max_length)
-    arrays = {key: np.asarray(getattr(result, key)) for key in NPZ_KEYS}
-    np.savez_compressed(args.out, **arrays)
+    save_npz(args.out, result)
     shape = "x".join(map(str, result.attentions.shape))
     note = f" (truncated from {result.original_length})" if result.truncated else ""
     print(f"{args.out}: {result.num_tokens} tokens{note}, attentions {shape}")

@@ -70,6 +70,10 @@ class NormMaps:
     summed: np.ndarray
     """[L, T, T] ||sum_h alpha_ij^h f_h(x_j)||: the whole layer's attention block, heads added before the norm."""
 
+    @property
+    def nbytes(self) -> int:
+        return self.per_head.nbytes + self.summed.nbytes
+
 
 def norm_maps(model: LoadedModel, analysis: Analysis) -> NormMaps:
     """Per-head and head-summed norm maps of every layer (output bias excluded: it is the same for every token)."""

@@ -83,3 +83,14 @@ def test_markup_in_text_is_escaped_in_charts(text):
     app = open_app("app_pages/attention.py", text=text)
     labels = heatmap_of(app)["data"][0]["x"]
     assert not any("<" in label for label in labels)
+
+
+@pytest.mark.parametrize("view", ["Heatmap", "Head view", "Model view", "Rollout and norms", "Head roles",
+                                  "Compare sentences"])
+def test_every_attention_view_runs_with_every_option(view):
+    app = open_app("app_pages/attention.py", text="The unaffable clerk, sadly, left.", pair="He never returned.",
+                   view=view, words="1", hide_special="1", hide_punct="1", pair_block="A->B",
+                   compare_text="The unaffable dog, sadly, left.")
+    assert app.radio(key="view").value == view
+    assert app.query_params["view"] == view and app.query_params["pair_block"] == "A->B"
+    assert app.get("plotly_chart"), "every view draws at least one chart"

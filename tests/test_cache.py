@@ -1,9 +1,9 @@
 from bertviz_core import analyze
-from bertviz_core.cache import AnalysisCache
+from bertviz_core.cache import BoundedCache
 
 
 def test_repeated_key_is_computed_once(embedded):
-    cache, runs = AnalysisCache(), []
+    cache, runs = BoundedCache(), []
 
     def compute():
         runs.append(1)
@@ -15,18 +15,18 @@ def test_repeated_key_is_computed_once(embedded):
 
 def test_bounded_by_entries_and_bytes(embedded):
     small = [analyze(embedded, f"Sentence number {n}.") for n in range(4)]
-    by_count = AnalysisCache(max_entries=2, max_bytes=10**12)
+    by_count = BoundedCache(max_entries=2, max_bytes=10**12)
     for n, result in enumerate(small):
         by_count.get_or_compute(n, lambda result=result: result)
     assert len(by_count) == 2 and by_count.get(0) is None and by_count.get(3) is small[3]
 
-    by_bytes = AnalysisCache(max_entries=100, max_bytes=2 * small[0].nbytes + 1)
+    by_bytes = BoundedCache(max_entries=100, max_bytes=2 * small[0].nbytes + 1)
     for n, result in enumerate(small):
         by_bytes.get_or_compute(n, lambda result=result: result)
     assert by_bytes.nbytes <= by_bytes.max_bytes and by_bytes.get(3) is small[3] and by_bytes.get(0) is None
 
 
 def test_an_entry_larger_than_the_limit_is_still_served(embedded):
-    cache = AnalysisCache(max_bytes=1)
+    cache = BoundedCache(max_bytes=1)
     result = cache.get_or_compute("big", lambda: analyze(embedded, "Cats sleep."))
     assert cache.get("big") is result and len(cache) == 1

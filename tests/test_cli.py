@@ -5,7 +5,8 @@ import sys
 import numpy as np
 import pytest
 
-from bertviz_core.__main__ import NPZ_KEYS, main
+from bertviz_core.__main__ import main
+from bertviz_core.export import NPZ_KEYS
 
 
 def run_cli(*args):

@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..analysis import Analysis
+from ..attention import TokenViews
 from .labels import token_labels
 
 HEAD_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -98,9 +99,15 @@ def model_view(analysis: Analysis, cell: int = 96) -> go.Figure:
                    side="top", showgrid=False, zeroline=False, constrain="domain"),
         yaxis=dict(tickvals=(np.arange(L) + 0.5) * step_y, ticktext=[f"layer {l + 1}" for l in range(L)],
                    autorange="reversed", scaleanchor="x", showgrid=False, zeroline=False, constrain="domain"),
-        height=760, margin=dict(l=20, r=20, t=90, b=20), plot_bgcolor="white", dragmode=False,
+        height=int(min(900, max(320, 110 + 780 * L / H))), margin=dict(l=20, r=20, t=90, b=20),
+        plot_bgcolor="white", dragmode=False,
     )
     return figure
+
+
+def model_view_cell(point_index: int, num_heads: int) -> tuple[int, int]:
+    """The 0-based (layer, head) of a clicked marker: markers run through the heads of layer 1, then layer 2, ..."""
+    return divmod(int(point_index), num_heads)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,4 +214,17 @@ def head_grid(values: np.ndarray, title: str, colour_title: str, labels: list[li
     figure.update_layout(title=title, yaxis=dict(autorange="reversed", type="category"),
                          xaxis=dict(type="category", side="top"), height=max(320, 120 + 40 * L),
                          margin=dict(l=20, r=20, t=90, b=20))
+    return figure
+
+
+def token_comparison(views: TokenViews, tokens) -> go.Figure:
+    """One token's row in three views side by side: raw attention, rollout and value norms, each summing to 1."""
+    labels = token_labels(tokens)
+    series = (("raw attention (mean of heads)", views.raw), ("rollout", views.rollout),
+              ("value-norm weighting", views.norm))
+    figure = go.Figure([go.Bar(x=labels, y=values, name=name, hovertemplate="%{x}: %{y:.3f}<extra>" + name +
+                               "</extra>") for name, values in series])
+    figure.update_layout(barmode="group", title=f"Where {labels[views.token]} looks, three ways, at layer "
+                         f"{views.layer + 1}", xaxis=dict(type="category"), yaxis_title="share",
+                         height=360, margin=dict(l=20, r=20, t=50, b=20), legend=dict(orientation="h"))
     return figure

@@ -1,0 +1,53 @@
+"""The Attention page's views in Chromium: switch views, open a head from the model view."""
+
+from urllib.parse import quote
+
+from browser_helpers import wait_idle
+
+TEXT = quote("The unaffable clerk left the bank.")
+
+
+def chart_titles(page) -> list[str]:
+    return page.locator("[data-testid='stPlotlyChart'] .gtitle").all_text_contents()
+
+
+def choose_view(page, name: str) -> None:
+    page.get_by_test_id("stRadio").filter(has_text="Heatmap").get_by_text(name, exact=True).click()
+    wait_idle(page)
+
+
+def test_switch_views_and_open_a_head_from_the_model_view(app_url, page):
+    page.goto(f"{app_url}/attention?text={TEXT}")
+    page.wait_for_selector("[data-testid='stPlotlyChart'] .heatmaplayer", timeout=120_000)
+    wait_idle(page)
+    for view, title in [("Head view", "Layer 1: lines from each token"), ("Head roles", "entropy (nats)"),
+                        ("Rollout and norms", "Rollout through layer 1"), ("Model view", "All 6 layers x 12 heads")]:
+        choose_view(page, view)
+        page.wait_for_function(f"() => [...document.querySelectorAll('.gtitle')].some(t => t.textContent.includes("
+                               f"{title!r}))", timeout=120_000)
+        assert page.locator("[data-testid='stException']").count() == 0
+    # The cell of layer 3, head 5: the markers sit at the centre of each cell of the mosaic.
+    plot = page.locator("[data-testid='stPlotlyChart'] .nsewdrag").first.bounding_box()
+    x = plot["x"] + plot["width"] * (4 + 0.5) / 12
+    y = plot["y"] + plot["height"] * (2 + 0.5) / 6
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+    page.wait_for_function("() => [...document.querySelectorAll('.gtitle')].some("
+                           "t => t.textContent.includes('Layer 3, head 5'))", timeout=60_000)
+    wait_idle(page)
+    assert "view=Heatmap" in page.url and "layer=3" in page.url and "head=5" in page.url
+    assert page.locator("[data-testid='stPlotlyChart'] .heatmaplayer").count() == 1
+
+
+def test_click_a_token_in_the_head_view_to_isolate_it(app_url, page):
+    page.goto(f"{app_url}/attention?text={TEXT}&view=Head+view&top_k=3")
+    page.wait_for_selector("[data-testid='stPlotlyChart'] .textpoint", timeout=120_000)
+    wait_idle(page)
+    assert page.get_by_text("33 lines drawn").count() == 1  # 11 tokens x 3 links
+    # Plotly listens on the plot area above the labels: click where the label is drawn.
+    label = page.locator("[data-testid='stPlotlyChart'] .textpoint").filter(has_text="5 clerk").first.bounding_box()
+    page.mouse.move(label["x"] + label["width"] - 2, label["y"] + label["height"] / 2)
+    page.mouse.click(label["x"] + label["width"] - 2, label["y"] + label["height"] / 2)
+    page.wait_for_function("() => document.body.innerText.includes('3 lines drawn;')", timeout=60_000)
+    wait_idle(page)
+    assert "focus=6" in page.url  # position 5, after the "every token" choice

@@ -1,0 +1,94 @@
+"""Attention figures at every size people use, without a browser."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from bertviz_core import analyze
+from bertviz_core.attention import compare, head_statistics, norm_maps, rollout, token_views
+from bertviz_core.charts.attention import (difference_heatmap, head_grid, head_view, model_view, mosaic, pooled,
+                                           model_view_cell, strongest_links, token_comparison)
+
+
+
+
+@pytest.fixture(scope="module")
+def by_length(embedded):
+    """Analyses of 1, 2, 128 and 512 tokens (1 token: [CLS] alone, cut from a real run)."""
+    results = {n: analyze(embedded, "word " * 600, max_length=n) for n in (2, 128, 512)}
+    two = results[2]
+    one = dataclasses.replace(
+        two, tokens=two.tokens[:1], input_ids=two.input_ids[:1], word_ids=two.word_ids[:1],
+        special_mask=two.special_mask[:1], segment_ids=two.segment_ids[:1], offsets=two.offsets[:1],
+        position_ids=two.position_ids[:1], attentions=np.ones((6, 12, 1, 1), np.float32),
+        hidden_states=two.hidden_states[:, :1], token_embeddings=two.token_embeddings[:1],
+        position_embeddings=two.position_embeddings[:1], segment_embeddings=two.segment_embeddings[:1])
+    return {1: one, **results}
+
+
+@pytest.mark.parametrize("length", [1, 2, 128, 512])
+def test_every_view_builds_at_every_length(embedded, by_length, length):
+    result = by_length[length]
+    assert result.num_tokens == length
+    figure, drawn, omitted = head_view(result, 0, [0, 3], top_k=3)
+    assert drawn + omitted == int((result.attentions[0, [0, 3]] > 0).sum())
+    assert model_view(result).data[0].z.dtype == np.uint8
+    stats = head_statistics(result)
+    assert head_grid(stats.entropy, "entropy", "nats").data[0].z.shape == (6, 12)
+    if length > 1:
+        norms = norm_maps(embedded, result)
+        views = token_views(result, rollout(result.attentions), norms, 2, 1)
+        assert len(token_comparison(views, result.tokens).data) == 3
+
+
+def test_model_view_of_a_12_by_12_model_at_512_tokens_stays_under_8_mb(by_length):
+    result = by_length[512]
+    twelve = dataclasses.replace(result, attentions=np.concatenate([result.attentions, result.attentions]))
+    sent = model_view(twelve).to_json()
+    assert len(sent) < 8_000_000
+    z = json.loads(sent)["data"][0]["z"]
+    assert z["dtype"] == "u1" and "bdata" in z  # binary, not JSON text
+
+
+def test_mosaic_places_each_head_in_its_cell():
+    attentions = np.zeros((2, 3, 4, 4), np.float32)
+    attentions[1, 2] = np.eye(4)
+    image = mosaic(attentions, cell=4, gap=1)
+    assert image.shape == (2 * 5, 3 * 5)
+    np.testing.assert_array_equal(image[5:9, 10:14], 254 * np.eye(4))
+    assert (image[0:4, 0:4] == 0).all() and (image[4, :] == 255).all()
+
+
+def test_pooled_keeps_the_strongest_weight_of_each_block():
+    matrix = np.zeros((6, 6), np.float32)
+    matrix[5, 5] = 0.9
+    small = pooled(matrix, 3)
+    assert small.shape == (3, 3) and small[2, 2] == pytest.approx(0.9) and small.sum() == pytest.approx(0.9)
+
+
+def test_strongest_links_top_k_threshold_and_focus():
+    matrix = np.array([[0.6, 0.3, 0.1], [0.2, 0.2, 0.6], [0.0, 0.5, 0.5]], np.float32)
+    links = strongest_links(matrix, top_k=1)
+    assert links.columns.tolist() == [0, 2, 1] and links.omitted == 8 - 3
+    focused = strongest_links(matrix, top_k=3, threshold=0.25, focus=0)
+    assert focused.rows.tolist() == [0, 0] and focused.columns.tolist() == [0, 1] and focused.omitted == 1
+
+
+def test_model_view_cells_are_clickable_with_1_based_layer_and_head(by_length):
+    markers = model_view(by_length[128]).data[1]
+    assert markers.customdata.shape == (72, 2) and markers.customdata[0].tolist() == [1, 1]
+    assert markers.customdata[-1].tolist() == [6, 12] and markers.marker.color == "rgba(0,0,0,0)"
+    for index in (0, 28, 71):  # the marker a click reports -> the head it sits on
+        layer, head = model_view_cell(index, 12)
+        assert markers.customdata[index].tolist() == [layer + 1, head + 1]
+
+
+def test_difference_heatmap_is_signed(embedded):
+    a, b = analyze(embedded, "The cat sat on the mat."), analyze(embedded, "The dog sat on the mat.")
+    comparison = compare(a, b)
+    layer, head, _ = comparison.ranked[0]
+    figure = difference_heatmap(comparison.difference[layer, head], ["x"] * len(comparison.aligned),
+                                ["x"] * len(comparison.aligned), "B − A")
+    assert figure.data[0].zmin == -figure.data[0].zmax and figure.data[0].zmid == 0
