@@ -10,7 +10,6 @@ import torch
 from scipy.stats import spearmanr
 
 from bertviz_core import analyze
-from bertviz_core import attention
 from bertviz_core.analysis import frozen_array
 from bertviz_core.attention import (PAIR_BLOCKS, ROLES, HeadStatistics, compare, filtered, head_roles,
                                     head_statistics, is_punctuation, keep_mask, merge_words, norm_maps, pair_block,
@@ -154,13 +153,6 @@ def test_norm_maps_equal_value_norms_and_a_hooked_reference(model):
                 reference[layer, i, j] = math.sqrt(float(vector @ vector))
     # Tiny random models give norms near 1e-3, so the tolerance scales with the largest norm.
     np.testing.assert_allclose(maps.summed, reference, atol=1e-5 * reference.max(), rtol=1e-4)
-
-
-@pytest.mark.parametrize("budget_rows", [1, 3])
-def test_summed_norms_do_not_depend_on_the_chunk_size(embedded, pair, monkeypatch, budget_rows):
-    whole = norm_maps(embedded, pair).summed
-    monkeypatch.setattr(attention, "NORM_CHUNK_FLOATS", budget_rows * pair.num_tokens * embedded.config.hidden_size)
-    np.testing.assert_allclose(norm_maps(embedded, pair).summed, whole, atol=1e-6, rtol=1e-6)
 
 
 # --- One token three ways ---
