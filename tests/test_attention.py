@@ -16,7 +16,7 @@ from bertviz_core.attention import (PAIR_BLOCKS, ROLES, HeadStatistics, compare,
                                     rollout, spearman, token_views, view_matrix, word_units)
 from bertviz_core.qkv import value_norms
 
-from tiny_models import FAMILIES
+from tiny_models import FAMILIES, value_and_output_weights
 
 MODELS = (*FAMILIES, "embedded")
 SENTENCE, PAIR = "The bank of the river, sadly, was flooded.", "Cats sleep."
@@ -77,20 +77,6 @@ def capture_values(model):
             handle.remove()
 
 
-def output_weight(model, layer):
-    """W_O [D, H*d] of ``layer`` read straight from the state dict."""
-    state = model.encoder.state_dict()
-    if model.family == "distilbert":
-        name = f"transformer.layer.{layer}.attention.out_lin.weight"
-    elif model.family == "albert":
-        config = model.config
-        group = layer // (config.num_hidden_layers // config.num_hidden_groups)
-        name = f"encoder.albert_layer_groups.{group}.albert_layers.0.attention.dense.weight"
-    else:
-        name = f"encoder.layer.{layer}.attention.output.dense.weight"
-    return state[name].double().numpy()
-
-
 def one_token(model):
     """A real one-token analysis: the encoder run on [CLS] alone (``analyze`` always adds [CLS] and [SEP])."""
     two = analyze(model, "word", max_length=2)
@@ -144,7 +130,7 @@ def test_norm_maps_equal_value_norms_and_a_hooked_reference(model):
     assert len(values) == L
     reference = np.empty((L, T, T))
     for layer in range(L):
-        w_out = output_weight(model, layer)  # [D, H*d]
+        w_out = value_and_output_weights(model, layer)[2]  # [D, H*d]
         d = w_out.shape[1] // H
         transformed = [values[layer][:, h * d:(h + 1) * d] @ w_out[:, h * d:(h + 1) * d].T for h in range(H)]
         for i in range(T):

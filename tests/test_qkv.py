@@ -8,7 +8,7 @@ import pytest
 from bertviz_core import analyze
 from bertviz_core.qkv import HeadArithmetic, head_arithmetic, head_vectors, value_norms
 
-from tiny_models import FAMILIES
+from tiny_models import FAMILIES, value_and_output_weights
 
 MODELS = (*FAMILIES, "embedded")
 SENTENCE, PAIR = "The bank of the river was flooded.", "Cats sleep."
@@ -62,23 +62,6 @@ def capture_contexts(model):
     finally:
         for handle in handles:
             handle.remove()
-
-
-def value_and_output_weights(model, layer):
-    """(W_V, b_V, W_O) of ``layer`` read straight from the state dict."""
-    state = model.encoder.state_dict()
-    if model.family == "distilbert":
-        prefix = f"transformer.layer.{layer}.attention."
-        names = ("v_lin.weight", "v_lin.bias", "out_lin.weight")
-    elif model.family == "albert":
-        config = model.config
-        group = layer // (config.num_hidden_layers // config.num_hidden_groups)
-        prefix = f"encoder.albert_layer_groups.{group}.albert_layers.0.attention."
-        names = ("value.weight", "value.bias", "dense.weight")
-    else:
-        prefix = f"encoder.layer.{layer}.attention."
-        names = ("self.value.weight", "self.value.bias", "output.dense.weight")
-    return [state[prefix + name].double().numpy() for name in names]
 
 
 # --- Tests ---

@@ -56,3 +56,21 @@ def save_tiny_model(family: str, directory: Path, with_head: bool = True, seed: 
     model = model_class.from_config(tiny_config(family, vocab_size))
     model.save_pretrained(directory)
     return directory
+
+
+def value_and_output_weights(model, layer):
+    """(W_V, b_V, W_O) of ``layer`` read straight from the state dict, by each family's own names: a reference
+    that does not go through the engine's layouts."""
+    state = model.encoder.state_dict()
+    if model.family == "distilbert":
+        prefix = f"transformer.layer.{layer}.attention."
+        names = ("v_lin.weight", "v_lin.bias", "out_lin.weight")
+    elif model.family == "albert":
+        config = model.config
+        group = layer // (config.num_hidden_layers // config.num_hidden_groups)
+        prefix = f"encoder.albert_layer_groups.{group}.albert_layers.0.attention."
+        names = ("value.weight", "value.bias", "dense.weight")
+    else:
+        prefix = f"encoder.layer.{layer}.attention."
+        names = ("self.value.weight", "self.value.bias", "output.dense.weight")
+    return [state[prefix + name].double().numpy() for name in names]
