@@ -3,7 +3,8 @@
 import streamlit as st
 
 from bertviz_core.charts.positions import dimension_curves, pca_path, similarity_heatmap, table_heatmap
-from bertviz_core.positions import cosine_similarity, learned_positions, pca, sinusoidal
+from bertviz_core.positions import learned_positions, sinusoidal
+from bertviz_core.vectors import cosine_similarity, pca
 from app_pages.common import current_analysis, current_lens, url_slider
 
 model = current_lens().model

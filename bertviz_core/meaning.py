@@ -14,6 +14,7 @@ import torch
 
 from .analysis import Analysis, InputError, frozen_array, analyze
 from .loading import LoadedModel
+from .vectors import cosine_similarity, pca
 
 POOLINGS = ("mean", "cls")
 
@@ -99,7 +100,7 @@ def word_across_sentences(model: LoadedModel, sentences: list[str], word: str) -
     occurrences = tuple(_occurrence(n, analyses[n], indices) for n, indices in enumerate(found) if indices)
     vectors = np.stack([analyses[o.sentence].hidden_states[:, list(o.token_indices)].mean(axis=1)
                         for o in occurrences])  # [N, L+1, D]
-    similarity = np.stack([_cosine(vectors[:, layer]) for layer in range(vectors.shape[1])])  # [L+1, N, N]
+    similarity = np.stack([cosine_similarity(vectors[:, layer]) for layer in range(vectors.shape[1])])  # [L+1, N, N]
     return WordAcrossSentences(word=word, occurrences=occurrences, vectors=frozen_array(vectors),
                                similarity=frozen_array(similarity), pca=frozen_array(_pca_paths(vectors)))
 
@@ -110,16 +111,9 @@ def _occurrence(sentence: int, analysis: Analysis, indices: tuple[int, ...]) -> 
 
 
 def _pca_paths(vectors: np.ndarray) -> np.ndarray:
-    """[N, L+1, D] -> [N, L+1, 2]: centred SVD of all vectors together, signs fixed so the result is stable."""
+    """[N, L+1, D] -> [N, L+1, 2]: all vectors projected together on their two main directions."""
     n, layers, d = vectors.shape
-    points = vectors.reshape(n * layers, d).astype(np.float64)
-    centred = points - points.mean(axis=0)
-    _, _, directions = np.linalg.svd(centred, full_matrices=False)  # [K, D], K = min(N*(L+1), D)
-    directions = directions[:2]
-    signs = np.sign(directions[np.arange(len(directions)), np.abs(directions).argmax(axis=1)])  # largest loading > 0
-    coords = centred @ (directions * signs[:, None]).T  # [N*(L+1), <=2]
-    coords = np.pad(coords, ((0, 0), (0, 2 - coords.shape[1])))  # only when D < 2
-    return coords.reshape(n, layers, 2)
+    return pca(vectors.reshape(n * layers, d), components=2).coords.reshape(n, layers, 2)
 
 
 def nearest_words(model: LoadedModel, vector_at_layer: np.ndarray, k: int = 10) -> tuple[tuple[str, float], ...]:
@@ -166,18 +160,7 @@ def _pool(analysis: Analysis, pooling: str) -> np.ndarray:
 
 def similarity_matrix(embeddings: np.ndarray) -> np.ndarray:
     """[N, D] -> [N, N] cosine similarity: symmetric, ones on the diagonal."""
-    return frozen_array(_cosine(np.asarray(embeddings)))
-
-
-def _cosine(vectors: np.ndarray) -> np.ndarray:
-    """[N, D] -> [N, N] float64; a zero vector counts as similar to itself only."""
-    vectors = vectors.astype(np.float64)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)  # [N, 1]
-    unit = vectors / np.maximum(norms, 1e-12)
-    similarity = unit @ unit.T
-    similarity = (similarity + similarity.T) / 2
-    np.fill_diagonal(similarity, 1.0)
-    return np.clip(similarity, -1.0, 1.0)
+    return cosine_similarity(embeddings)
 
 
 def _analyses(model: LoadedModel, sentences: list[str]) -> list[Analysis]:

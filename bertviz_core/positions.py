@@ -27,31 +27,6 @@ def sinusoidal(length: int, width: int) -> np.ndarray:
     return frozen_array(table)
 
 
-def cosine_similarity(rows: np.ndarray) -> np.ndarray:
-    """[N, E] -> [N, N] cosine similarity between every pair of rows (zero rows give 0)."""
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)  # [N, 1]
-    unit = np.divide(rows, norms, out=np.zeros_like(rows, dtype=np.float64), where=norms > 0)  # [N, E]
-    return frozen_array(unit @ unit.T)
-
-
-@dataclass(frozen=True)
-class Projection:
-    coords: np.ndarray
-    """[N, k] float32 coordinates on the first k principal components."""
-    explained: np.ndarray
-    """[k] float32 share of the variance each component explains."""
-
-
-def pca(rows: np.ndarray, components: int = 3) -> Projection:
-    """Principal components of [N, E] rows (centred, via SVD)."""
-    centred = rows - rows.mean(axis=0)  # [N, E]
-    _, singular, directions = np.linalg.svd(centred.astype(np.float64), full_matrices=False)
-    k = min(components, len(singular))
-    variance = singular**2
-    return Projection(coords=frozen_array(centred @ directions[:k].T),
-                      explained=frozen_array(variance[:k] / max(variance.sum(), 1e-30)))
-
-
 @dataclass(frozen=True)
 class LearnedPositions:
     table: np.ndarray

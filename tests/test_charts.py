@@ -13,7 +13,8 @@ from bertviz_core.charts.meaning import (class_probabilities, occurrence_paths, 
                                         similarity_matrix_figure, training_curve)
 from bertviz_core.charts.qkv import heads_overview, score_steps, vectors_heatmap, weights_against_model
 from bertviz_core.charts.positions import dimension_curves, pca_path, similarity_heatmap, table_heatmap
-from bertviz_core.positions import compare_orders, cosine_similarity, input_vectors, pca
+from bertviz_core.positions import compare_orders, input_vectors
+from bertviz_core.vectors import cosine_similarity, pca
 from bertviz_core.meaning import (classify, sentence_embeddings, similarity_matrix, train_head,
                                   word_across_sentences)
 from bertviz_core.qkv import head_arithmetic

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from ..positions import Projection
+from ..vectors import Projection
 
 
 def table_heatmap(table: np.ndarray, title: str) -> go.Figure:
