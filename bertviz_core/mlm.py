@@ -1,0 +1,407 @@
+"""The masked-LM head at work: masking chosen tokens, the three steps of one guess, the logit lens,
+bidirectional vs left-only context, and BERT's training recipe run by transformers' own collator.
+
+Names as in ``analysis``: ``L`` layers, ``T`` tokens, ``D`` hidden size, ``E`` embedding size, ``V`` vocabulary
+size, ``k`` guesses kept, ``S`` selected positions, ``N`` runs. Every array returned is a read-only numpy copy
+(float32 for values, int64 for ids).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from transformers import DataCollatorForLanguageModeling
+
+from .analysis import MASK_ALIAS, Analysis, InputError, MaskPrediction, analyze, frozen_array
+from .loading import LoadedModel
+
+FATES = ("not selected", "[MASK]", "random", "unchanged")
+"""What the training recipe did to each token."""
+RECIPE_SPLIT = (0.8, 0.1, 0.1)
+"""Of the selected tokens: replaced by [MASK], by a random token, left unchanged (BERT's recipe)."""
+
+
+def _require_head(model: LoadedModel) -> None:
+    if not model.has_mlm_head:
+        raise ValueError(f"{model.name} has no trained masked-LM head, so it cannot guess masked words.")
+    if model.tokenizer.mask_token_id is None:
+        raise ValueError(f"{model.name}'s tokenizer has no mask token.")
+
+
+def _encoder_inputs(model: LoadedModel, ids: torch.Tensor, segments: torch.Tensor | None = None) -> dict:
+    """[B, T] ids -> the encoder's keyword arguments: attention mask all ones, segments where the model uses them."""
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    if "token_type_ids" in model.tokenizer.model_input_names:
+        inputs["token_type_ids"] = torch.zeros_like(ids) if segments is None else segments
+    return inputs
+
+
+def _tokens(model: LoadedModel, ids) -> tuple[str, ...]:
+    return tuple(model.tokenizer.convert_ids_to_tokens([int(i) for i in ids]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Masking chosen tokens
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MaskedGuess:
+    """The head's guesses at one position that was masked, and how it rated the token that was there."""
+
+    position: int
+    original_id: int
+    original_token: str
+    token_ids: np.ndarray
+    """[k] int64, best first."""
+    tokens: tuple[str, ...]
+    logits: np.ndarray
+    """[k] float32."""
+    probs: np.ndarray
+    """[k] float32 softmax over the whole vocabulary."""
+    original_rank: int
+    """1-based rank of the original token among all V entries (1 = the head's top guess)."""
+    original_prob: float
+
+
+@dataclass(frozen=True, eq=False)
+class MaskedPrediction:
+    """One forward pass with the chosen tokens replaced by the mask token."""
+
+    positions: tuple[int, ...]
+    """Every masked position, ascending (whole-word masking adds the word's other pieces)."""
+    input_ids: np.ndarray
+    """[T] int64 the ids actually fed to the model."""
+    tokens: tuple[str, ...]
+    """[T] their token strings."""
+    guesses: tuple[MaskedGuess, ...]
+    """One per masked position, in the order of ``positions``."""
+    hidden_states: np.ndarray
+    """[L + 1, T, D] float32 of this masked run (for the logit lens)."""
+
+
+def mask_and_predict(model: LoadedModel, analysis: Analysis, token_indices: list[int], top_k: int = 10,
+                     whole_word: bool = False) -> MaskedPrediction:
+    """Mask the tokens at ``token_indices`` of ``analysis`` (with ``whole_word``, every piece of their words) and
+    let the masked-LM head guess them in one forward pass."""
+    _require_head(model)
+    positions = _positions_to_mask(analysis, token_indices, whole_word)
+    ids = torch.tensor(analysis.input_ids.tolist()).unsqueeze(0)  # [1, T]
+    original = ids[0, list(positions)].clone()  # [S]
+    ids[0, list(positions)] = model.tokenizer.mask_token_id
+    segments = torch.tensor(analysis.segment_ids.tolist()).unsqueeze(0)  # [1, T]
+    with model.lock, torch.inference_mode():
+        output = model.encoder(**_encoder_inputs(model, ids, segments), output_hidden_states=True)
+        hidden = torch.stack(output.hidden_states)[:, 0]  # [L + 1, T, D]
+        logits = model.mlm_logits(hidden[-1, list(positions)]).float()  # [S, V]
+    guesses = tuple(_guess(model, p, int(o), row, top_k) for p, o, row in zip(positions, original, logits))
+    return MaskedPrediction(positions=positions, input_ids=frozen_array(ids[0], np.int64),
+                            tokens=_tokens(model, ids[0]), guesses=guesses, hidden_states=frozen_array(hidden))
+
+
+def _positions_to_mask(analysis: Analysis, token_indices: list[int], whole_word: bool) -> tuple[int, ...]:
+    if not token_indices:
+        raise InputError("Choose at least one token to mask.")
+    chosen = set()
+    for index in token_indices:
+        index = int(index)
+        if not 0 <= index < analysis.num_tokens:
+            raise InputError(f"There is no token {index}; the text has {analysis.num_tokens} tokens.")
+        if analysis.special_mask[index]:
+            raise InputError(f"{analysis.tokens[index]} is a special token, not part of the text; it cannot be masked.")
+        chosen.add(index)
+        word = analysis.word_ids[index]
+        if whole_word and word >= 0:
+            chosen.update(int(i) for i in np.flatnonzero(analysis.word_ids == word))
+    return tuple(sorted(chosen))
+
+
+def _guess(model: LoadedModel, position: int, original_id: int, logits: torch.Tensor, top_k: int) -> MaskedGuess:
+    """``logits`` [V] at one masked position -> its top-k and the original token's rank and probability."""
+    probs = logits.softmax(dim=-1)  # [V]
+    best = probs.topk(min(top_k, len(probs))).indices  # [k]
+    return MaskedGuess(
+        position=int(position),
+        original_id=original_id,
+        original_token=_tokens(model, [original_id])[0],
+        token_ids=frozen_array(best, np.int64),
+        tokens=_tokens(model, best),
+        logits=frozen_array(logits[best]),
+        probs=frozen_array(probs[best]),
+        original_rank=1 + int((logits > logits[original_id]).sum()),
+        original_prob=float(probs[original_id]),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The three steps of one guess
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class HeadSteps:
+    """Hidden state -> dense + activation + LayerNorm -> dot product with every word embedding -> softmax."""
+
+    hidden: np.ndarray
+    """[D] float32 the last layer's vector at the position."""
+    hidden_norm: float
+    transformed: np.ndarray
+    """[E] float32 after the head's dense layer, activation and LayerNorm."""
+    logits: np.ndarray
+    """[V] float32 transformed . word embedding (+ bias) for every vocabulary entry."""
+    probs: np.ndarray
+    """[V] float32 softmax of ``logits``."""
+    top_ids: np.ndarray
+    """[k] int64, best first."""
+    top_tokens: tuple[str, ...]
+    top_logits: np.ndarray
+    """[k] float32."""
+    top_probs: np.ndarray
+    """[k] float32."""
+
+    @property
+    def argmax_token(self) -> str:
+        return self.top_tokens[0]
+
+
+def head_steps(model: LoadedModel, hidden: np.ndarray, top_k: int = 10) -> HeadSteps:
+    """Run the masked-LM head on one hidden vector [D], keeping every intermediate."""
+    _require_head(model)
+    vector = torch.tensor(np.asarray(hidden, dtype=np.float32)).unsqueeze(0)  # [1, D]
+    with model.lock, torch.inference_mode():
+        transformed = model.layout.mlm_transform(model.model)(vector)  # [1, E]
+        logits = model.model.get_output_embeddings()(transformed)[0].float()  # [V]
+    probs = logits.softmax(dim=-1)  # [V]
+    best = probs.topk(min(top_k, len(probs))).indices  # [k]
+    return HeadSteps(
+        hidden=frozen_array(vector[0]),
+        hidden_norm=float(vector[0].norm()),
+        transformed=frozen_array(transformed[0]),
+        logits=frozen_array(logits),
+        probs=frozen_array(probs),
+        top_ids=frozen_array(best, np.int64),
+        top_tokens=_tokens(model, best),
+        top_logits=frozen_array(logits[best]),
+        top_probs=frozen_array(probs[best]),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Logit lens
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class LogitLens:
+    """The masked-LM head applied to every layer's hidden state at one position: what each layer 'would guess'."""
+
+    position: int
+    token_ids: np.ndarray
+    """[L + 1, k] int64, best first; row 0 is the embedding output, the last row the model's real prediction."""
+    tokens: tuple[tuple[str, ...], ...]
+    """[L + 1][k]."""
+    probs: np.ndarray
+    """[L + 1, k] float32."""
+
+
+def logit_lens(model: LoadedModel, hidden_states: np.ndarray, position: int, top_k: int = 5) -> LogitLens:
+    """``hidden_states`` [L + 1, T, D] (from ``analyze`` or ``mask_and_predict``) -> top-k guesses per layer."""
+    _require_head(model)
+    if not 0 <= position < hidden_states.shape[1]:
+        raise InputError(f"There is no token {position}; the text has {hidden_states.shape[1]} tokens.")
+    vectors = torch.tensor(np.asarray(hidden_states[:, position], dtype=np.float32))  # [L + 1, D]
+    with model.lock, torch.inference_mode():
+        probs = model.mlm_logits(vectors).float().softmax(dim=-1)  # [L + 1, V]
+    best = probs.topk(min(top_k, probs.shape[-1]), dim=-1)  # [L + 1, k]
+    return LogitLens(position=int(position), token_ids=frozen_array(best.indices, np.int64),
+                     tokens=tuple(_tokens(model, row) for row in best.indices), probs=frozen_array(best.values))
+
+
+# ---------------------------------------------------------------------------------------------
+# Bidirectional vs left-only context
+# ---------------------------------------------------------------------------------------------
+
+
+class ContextComparison(NamedTuple):
+    full: MaskPrediction
+    """Guesses at the first mask with the whole sentence."""
+    left: MaskPrediction
+    """Guesses at the same mask with only the text up to and including it."""
+    left_tokens: tuple[str, ...]
+    """The tokens the model saw in the left-only run (special tokens included)."""
+
+
+def left_only_text(model: LoadedModel, text: str) -> str:
+    """``text`` cut right after its first mask, typed as ``[MASK]`` or as the model's own mask token."""
+    text = (text or "").strip()
+    marks = {MASK_ALIAS, model.tokenizer.mask_token or MASK_ALIAS}
+    found = [(text.find(mark), mark) for mark in marks if mark in text]
+    if not found:
+        raise InputError(f"Put {MASK_ALIAS} where the model should guess a word.")
+    start, mark = min(found)
+    return text[:start + len(mark)]
+
+
+def compare_contexts(model: LoadedModel, text: str, top_k: int = 10) -> ContextComparison:
+    """Guesses at the first mask seeing the whole sentence (as BERT does) vs only the words left of it
+    (as a left-to-right language model would).
+
+    The left-only run is the text cut after the mask, tokenized as usual, so the tokenizer still closes it with
+    its end token ([SEP] or </s>): the model sees no word right of the mask, but it does see that marker."""
+    _require_head(model)
+    left_text = left_only_text(model, text)
+    full = analyze(model, text, top_k=top_k)
+    left = analyze(model, left_text, top_k=top_k)
+    return ContextComparison(full=full.masks[0], left=left.masks[0], left_tokens=left.tokens)
+
+
+def attention_masks(num_tokens: int) -> tuple[np.ndarray, np.ndarray]:
+    """[T, T] uint8 who may attend to whom (row query, column key): all ones for BERT, lower-triangular for a
+    left-to-right model."""
+    full = np.ones((num_tokens, num_tokens), dtype=np.uint8)
+    return frozen_array(full, np.uint8), frozen_array(np.tril(full), np.uint8)
+
+
+# ---------------------------------------------------------------------------------------------
+# The training recipe (transformers' DataCollatorForLanguageModeling)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecipeGuess:
+    """The model's guess at one position the recipe selected; the loss is what training would minimise."""
+
+    position: int
+    original_token: str
+    input_token: str
+    """What the model saw there: the mask token, a random token, or the original."""
+    predicted_token: str
+    """The head's top-1 guess."""
+    original_prob: float
+    loss: float
+    """Cross-entropy: -log(original_prob)."""
+
+
+@dataclass(frozen=True, eq=False)
+class RecipeRun:
+    """One seeded draw of BERT's masking recipe on one text, and the model's loss on it."""
+
+    seed: int
+    probability: float
+    tokens: tuple[str, ...]
+    """[T] original tokens."""
+    input_ids: np.ndarray
+    """[T] int64 original ids."""
+    fate: tuple[str, ...]
+    """[T] one of ``FATES`` per token."""
+    corrupted_ids: np.ndarray
+    """[T] int64 what the model is fed."""
+    corrupted_tokens: tuple[str, ...]
+    guesses: tuple[RecipeGuess, ...]
+    """One per selected position, in order."""
+    total_loss: float | None
+    """Mean cross-entropy over the selected positions (the training loss); None when none was selected."""
+
+
+@dataclass(frozen=True)
+class RecipeShares:
+    """How often the recipe selected, masked, randomised or kept tokens over many seeded runs."""
+
+    runs: int
+    probability: float
+    eligible: int
+    """Tokens the collator may select, summed over all runs (special tokens never are)."""
+    selected: int
+    masked: int
+    random: int
+    unchanged: int
+
+    @property
+    def shares(self) -> tuple[float, float, float, float]:
+        """Observed (selected of eligible, [MASK] of selected, random of selected, unchanged of selected)."""
+        picked = max(self.selected, 1)
+        return (self.selected / max(self.eligible, 1), self.masked / picked, self.random / picked,
+                self.unchanged / picked)
+
+    @property
+    def expected(self) -> tuple[float, float, float, float]:
+        return (self.probability, *RECIPE_SPLIT)
+
+
+def _collator(tokenizer, seed: int, probability: float) -> DataCollatorForLanguageModeling:
+    """transformers' own collator with its defaults (80 / 10 / 10), seeded by its private torch.Generator, so the
+    global random state is left alone."""
+    return DataCollatorForLanguageModeling(tokenizer=tokenizer, mlm_probability=probability, seed=int(seed),
+                                           return_tensors="pt")
+
+
+def _recipe_ids(tokenizer, text: str, max_length: int) -> list[int]:
+    text = (text or "").strip()
+    if not text:
+        raise InputError("Enter some text to mask.")
+    return tokenizer(text, truncation=True, max_length=max_length)["input_ids"]
+
+
+def _fates(tokenizer, original: torch.Tensor, corrupted: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """[N, T] -> [N, T] index into ``FATES``, read from the collator's output.
+
+    The collator does not report which branch it took, so the fate is what can be seen: a random draw that hit the
+    original token (1 in V) reads as unchanged, one that hit the mask token as [MASK]."""
+    selected = labels != -100
+    masked = selected & (corrupted == tokenizer.mask_token_id) & (original != tokenizer.mask_token_id)
+    unchanged = selected & ~masked & (corrupted == original)
+    fate = torch.zeros(original.shape, dtype=torch.long)  # [N, T]
+    fate[masked] = 1
+    fate[selected & ~masked & ~unchanged] = 2
+    fate[unchanged] = 3
+    return fate
+
+
+def recipe_run(model: LoadedModel, text: str, seed: int, probability: float = 0.15) -> RecipeRun:
+    """One draw of the recipe on ``text`` (``[MASK]`` typed in it stays a mask and, being special, is never
+    selected), then one forward pass on the corrupted input and the loss at the selected positions."""
+    _require_head(model)
+    text = (text or "").strip().replace(MASK_ALIAS, model.tokenizer.mask_token)
+    ids = _recipe_ids(model.tokenizer, text, model.max_tokens)
+    batch = _collator(model.tokenizer, seed, probability)([ids])
+    original, corrupted, labels = torch.tensor([ids]), batch["input_ids"], batch["labels"]  # [1, T] each
+    fate = _fates(model.tokenizer, original, corrupted, labels)[0]  # [T]
+    positions = (labels[0] != -100).nonzero().flatten()  # [S]
+    with model.lock, torch.inference_mode():
+        last = model.encoder(**_encoder_inputs(model, corrupted)).last_hidden_state[0]  # [T, D]
+        logits = model.mlm_logits(last[positions]).float()  # [S, V]
+    log_probs = logits.log_softmax(dim=-1)  # [S, V]
+    targets = labels[0, positions]  # [S]
+    losses = -log_probs[torch.arange(len(positions)), targets]  # [S]
+    guesses = tuple(
+        RecipeGuess(position=int(p), original_token=_tokens(model, [t])[0],
+                    input_token=_tokens(model, [corrupted[0, p]])[0],
+                    predicted_token=_tokens(model, [logits[n].argmax()])[0],
+                    original_prob=float(losses[n].neg().exp()), loss=float(losses[n]))
+        for n, (p, t) in enumerate(zip(positions, targets))
+    )
+    return RecipeRun(
+        seed=int(seed), probability=float(probability), tokens=_tokens(model, ids),
+        input_ids=frozen_array(ids, np.int64), fate=tuple(FATES[int(f)] for f in fate),
+        corrupted_ids=frozen_array(corrupted[0], np.int64), corrupted_tokens=_tokens(model, corrupted[0]),
+        guesses=guesses, total_loss=float(losses.mean()) if len(positions) else None,
+    )
+
+
+def recipe_shares(tokenizer, text: str, runs: int, seed: int, probability: float = 0.15,
+                  max_length: int = 512) -> RecipeShares:
+    """``runs`` draws of the recipe on ``text`` in one batched collator call, counted by fate."""
+    if runs < 1:
+        raise InputError("Run the recipe at least once.")
+    ids = _recipe_ids(tokenizer, text, max_length)
+    batch = _collator(tokenizer, seed, probability)([ids] * int(runs))
+    original = torch.tensor([ids]).expand(int(runs), -1)  # [N, T]
+    counts = torch.bincount(_fates(tokenizer, original, batch["input_ids"], batch["labels"]).flatten(),
+                            minlength=len(FATES))
+    eligible = len(ids) - sum(tokenizer.get_special_tokens_mask(ids, already_has_special_tokens=True))
+    return RecipeShares(runs=int(runs), probability=float(probability), eligible=eligible * int(runs),
+                        selected=int(counts[1:].sum()), masked=int(counts[1]), random=int(counts[2]),
+                        unchanged=int(counts[3]))
