@@ -23,6 +23,8 @@ PAGES = (
              "the model's blocks and where its parameters are"),
     PageInfo("app_pages/attention.py", "Attention", ":material/grid_on:", "attention",
              "where each token looks, for every layer and head"),
+    PageInfo("app_pages/masked_lm.py", "Masked LM", ":material/question_mark:", "masked-lm",
+             "hide words and watch the model guess them; the 15% / 80-10-10 recipe"),
     PageInfo("app_pages/qkv.py", "Query, key, value", ":material/calculate:", "qkv",
              "how one head computes where a token looks"),
     PageInfo("app_pages/context.py", "Contextual meaning", ":material/compare_arrows:", "context",
@@ -30,3 +32,7 @@ PAGES = (
     PageInfo("app_pages/applications.py", "Applications", ":material/school:", "applications",
              "train a classification head, compare sentences"),
 )
+
+MLM_MODELS = ("bert-base-uncased", "distilbert-base-uncased", "roberta-base", "albert-base-v2",
+              "google/electra-small-generator")
+"""Presets with a trained masked-LM head (all from the hub or the local cache)."""

@@ -167,6 +167,17 @@ def url_flag(name: str, label: str, *, column=st, **kwargs) -> bool:
     return value
 
 
+def url_pills(name: str, label: str, options: list[int], labels: list[str], **kwargs) -> int | None:
+    """Token chips to click, one at a time, kept in the URL by position (``?masked=5``); None when none is chosen."""
+    initial = _url_int(name, -1)
+    if name in st.session_state and st.session_state[name] not in options:
+        del st.session_state[name]  # the sentence changed under the choice
+    value = st.pills(label, options, format_func=labels.__getitem__, selection_mode="single",
+                     key=_seeded(name, initial if initial in options else None), **kwargs)
+    _set_url(**{name: "" if value is None else str(value)})
+    return value
+
+
 def url_text(name: str, label: str, default: str, *, lines: int = 1, **options) -> str:
     """A text box kept in the URL; ``lines`` > 1 makes it a text area."""
     widget = st.text_area if lines > 1 else st.text_input

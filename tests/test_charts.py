@@ -12,11 +12,15 @@ from bertviz_core.charts.tokenization import UNKNOWN_COLOUR, pieces_figure
 from bertviz_core.charts.meaning import (class_probabilities, occurrence_paths, similarity_by_layer,
                                         similarity_matrix_figure, training_curve)
 from bertviz_core.charts.qkv import heads_overview, score_steps, vectors_heatmap, weights_against_model
+from bertviz_core.charts.mlm import (FATE_COLOURS, guesses_bars, lens_heatmap, logit_distribution, mask_matrix,
+                                     recipe_chips, recipe_shares_chart)
 from bertviz_core.charts.positions import dimension_curves, pca_path, similarity_heatmap, table_heatmap
 from bertviz_core.positions import compare_orders, input_vectors
 from bertviz_core.vectors import cosine_similarity, pca
 from bertviz_core.meaning import (classify, sentence_embeddings, similarity_matrix, train_head,
                                   word_across_sentences)
+from bertviz_core.mlm import (attention_masks, head_steps, logit_lens, mask_and_predict, recipe_run,
+                              recipe_shares)
 from bertviz_core.qkv import head_arithmetic
 from bertviz_core.tokenization import tokenization_steps
 
@@ -124,3 +128,25 @@ def test_meaning_figures(embedded):
     bars = class_probabilities(head, probabilities, ["A loan from the bank."])
     assert [trace.name for trace in bars.data] == ["river", "money"]
     assert bars.data[0].x[0] + bars.data[1].x[0] == pytest.approx(1.0)
+
+
+def test_mlm_figures(tiny_models):
+    model = tiny_models["bert"]
+    result = analyze(model, "The farmers cultivate the [MASK] to grow crops.")
+    prediction = mask_and_predict(model, result, [result.masks[0].position, 2], top_k=4)
+    guess = prediction.guesses[1]
+    bars = guesses_bars(guess.tokens, guess.probs, guess.logits, "<b>x</b>", highlight=guess.original_token)
+    np.testing.assert_array_equal(bars.data[0].x, guess.probs)
+    assert bars.layout.title.text == "&lt;b&gt;x&lt;/b&gt;"
+    steps = head_steps(model, prediction.hidden_states[-1][guess.position], top_k=4)
+    assert len(logit_distribution(steps).data[0].x) == model.config.vocab_size
+    lens = logit_lens(model, prediction.hidden_states, guess.position, top_k=4)
+    assert lens_heatmap(lens).data[0].z.shape == (model.num_layers + 1, 4)
+    full, causal = attention_masks(5)
+    assert mask_matrix(causal, result.tokens[:5], "causal").data[0].z.sum() == 15
+    run = recipe_run(model, result.text, seed=3)
+    fills = {shape.fillcolor for shape in recipe_chips(run).layout.shapes}
+    assert fills <= set(FATE_COLOURS.values()) and FATE_COLOURS["not selected"] in fills
+    shares = recipe_shares(model.tokenizer, result.text, 200, seed=1)
+    chart = recipe_shares_chart(shares)
+    assert list(chart.data[0].y) == list(shares.shares) and list(chart.data[1].y) == list(shares.expected)

@@ -1,0 +1,127 @@
+"""Masked language modelling: mask words and watch the model guess them, step by step, and the recipe it learned by."""
+
+import streamlit as st
+
+from bertviz_core import InputError
+from bertviz_core.charts.mlm import (guesses_bars, lens_heatmap, logit_distribution, mask_matrix, recipe_chips,
+                                     recipe_shares_chart, vector_strip)
+from bertviz_core.mlm import (attention_masks, compare_contexts, head_steps, logit_lens, mask_and_predict,
+                              recipe_run, recipe_shares)
+from app_pages.catalog import MLM_MODELS
+from app_pages.common import current_analysis, current_lens, md, url_flag, url_pills, url_slider
+
+EXAMPLE = "The farmers cultivate the [MASK] to grow crops."
+
+
+def use_example() -> None:
+    st.session_state["text"] = EXAMPLE
+
+
+def ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+model = current_lens().model
+st.title("Masked language modelling")
+st.markdown("BERT was pre-trained by hiding words and guessing them from **both sides**. Write `[MASK]` in the "
+            "sentence (it works for every model), or click a word below to hide it.")
+if not model.has_mlm_head:
+    st.warning(md(f"{model.name} has no trained masked-LM head, so it cannot guess hidden words. Choose a model "
+                  f"that has one in the sidebar: {', '.join(MLM_MODELS)}."))
+    st.stop()
+analysis = current_analysis()
+mask_id = model.tokenizer.mask_token_id
+
+st.subheader("1. Fill the mask")
+k = url_slider("k", "Guesses to show", 1, 20, 5)
+typed = [m.position for m in analysis.masks]
+choices = [i for i in range(analysis.num_tokens) if not analysis.special_mask[i] and analysis.input_ids[i] != mask_id]
+# Pill labels are read as Markdown: md() keeps a token such as "*" or "$" literal.
+clicked = url_pills("masked", "Click a token to mask it", choices, [md(t) for t in analysis.tokens]) if choices else None
+whole_word = url_flag("whole_word", "Mask the whole word (all its pieces)")
+chosen = typed + ([clicked] if clicked is not None else [])
+if not chosen:
+    st.info("No mask yet: write [MASK] where a word should be guessed, or click a token above.")
+    st.button(f"Use the example “{EXAMPLE}”", on_click=use_example)
+    st.stop()
+try:
+    prediction = mask_and_predict(model, analysis, chosen, top_k=k, whole_word=whole_word)
+except InputError as error:
+    st.info(md(str(error)))
+    st.stop()
+columns = st.columns(min(3, len(prediction.guesses)))
+for n, guess in enumerate(prediction.guesses):
+    hidden_word = guess.original_id != mask_id
+    with columns[n % len(columns)]:
+        title = f"Token {guess.position}: " + (f"hidden “{guess.original_token}”" if hidden_word else "typed mask")
+        st.plotly_chart(guesses_bars(guess.tokens, guess.probs, guess.logits, title,
+                                     highlight=guess.original_token if hidden_word else None))
+        if hidden_word:
+            st.caption(md(f"{model.name} ranked “{guess.original_token}” {ordinal(guess.original_rank)}, "
+                          f"{guess.original_prob:.0%}."))
+if len(prediction.guesses) > 3:
+    st.caption(f"{len(prediction.guesses)} masks, each guessed in the same forward pass.")
+
+st.subheader("2. How a guess is made")
+position = st.selectbox("Follow the guess at", [g.position for g in prediction.guesses],
+                        format_func=lambda p: f"token {p}")
+steps = head_steps(model, prediction.hidden_states[-1][position], top_k=k)
+st.markdown(f"**Step 1.** The encoder's last layer gives the masked position a contextual vector of "
+            f"{steps.hidden.shape[0]} numbers (length {steps.hidden_norm:.1f}); it holds what the context says "
+            "should be there.")
+st.plotly_chart(vector_strip(steps.hidden, "Contextual vector at the mask"))
+st.markdown("**Step 2.** The masked-LM head transforms it (dense layer, activation, LayerNorm) and multiplies it "
+            "by the word-embedding matrix (the decoder is tied to the input embeddings), giving one **logit** per "
+            "vocabulary entry.")
+left, right = st.columns(2)
+left.plotly_chart(vector_strip(steps.transformed, "After dense + activation + LayerNorm"))
+right.plotly_chart(logit_distribution(steps))
+st.markdown(md(f"**Step 3.** Softmax turns the logits into probabilities; the highest one, “{steps.argmax_token}”, "
+               "is the guess.").replace("\\*\\*", "**"))
+st.plotly_chart(lens_heatmap(logit_lens(model, prediction.hidden_states, position, top_k=k)))
+st.caption("The logit lens applies the same head to every layer's vector at the mask: the guess forms with depth. "
+           "The last row is the model's actual prediction; earlier rows are readings, not predictions.")
+
+st.subheader("3. Both sides versus the left side only")
+st.markdown("A left-to-right model such as GPT sees only the words before the gap. BERT sees both sides.")
+st.button(f"Use the example “{EXAMPLE}”", on_click=use_example, key="example_again")
+if typed:
+    try:
+        full, left_only, left_tokens = compare_contexts(model, analysis.text, top_k=k)
+    except InputError as error:
+        st.info(md(str(error)))
+    else:
+        left, right = st.columns(2)
+        left.plotly_chart(guesses_bars(full.tokens, full.probs, full.logits, "Whole sentence (BERT)"))
+        right.plotly_chart(guesses_bars(left_only.tokens, left_only.probs, left_only.logits,
+                                        "Left of the mask only"))
+        st.text("Left-only input: " + " ".join(left_tokens))
+        full_mask, causal = attention_masks(min(analysis.num_tokens, 12))
+        left, right = st.columns(2)
+        left.plotly_chart(mask_matrix(full_mask, analysis.tokens[:12], "BERT: every token sees every token"))
+        right.plotly_chart(mask_matrix(causal, analysis.tokens[:12], "GPT-style: each token sees only its left"))
+else:
+    st.info("Write [MASK] in the sentence to compare the two kinds of context.")
+
+st.subheader("4. The training recipe: 15%, then 80 / 10 / 10")
+st.markdown("In pre-training, 15% of the tokens are **selected**; of those, 80% become [MASK], 10% become a "
+            "**random** word and 10% stay **unchanged**, and the model must predict the original at every selected "
+            "position. Why not always [MASK]? Because [MASK] never appears when the model is later fine-tuned or "
+            "used, so it must also learn to check every ordinary-looking word. Below is transformers' own "
+            "`DataCollatorForLanguageModeling` on this sentence.")
+left, middle, right = st.columns(3)
+seed = left.number_input("Seed", 0, 1_000_000, 0)
+probability = middle.slider("Selection probability", 0.05, 0.5, 0.15, 0.05)
+runs = right.select_slider("Runs for the shares", [100, 500, 1000, 2000, 5000], value=1000)
+run = recipe_run(model, analysis.text, int(seed), probability)
+st.plotly_chart(recipe_chips(run))
+st.caption("Grey: not selected; orange: replaced by [MASK]; red: replaced by a random token; green: selected but "
+           "left unchanged.")
+if run.guesses:
+    st.dataframe([{"position": g.position, "original": g.original_token, "model saw": g.input_token,
+                   "model predicts": g.predicted_token, "p(original)": round(g.original_prob, 4),
+                   "loss": round(g.loss, 4)} for g in run.guesses], hide_index=True)
+    st.markdown(f"Loss of this run (mean cross-entropy over the selected tokens): **{run.total_loss:.3f}**")
+else:
+    st.caption("This seed selected no token; try another seed or a longer sentence.")
+st.plotly_chart(recipe_shares_chart(recipe_shares(model.tokenizer, analysis.text, runs, int(seed), probability)))
