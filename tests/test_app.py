@@ -94,3 +94,11 @@ def test_every_attention_view_runs_with_every_option(view):
     assert app.radio(key="view").value == view
     assert app.query_params["view"] == view and app.query_params["pair_block"] == "A->B"
     assert app.get("plotly_chart"), "every view draws at least one chart"
+
+
+def test_masked_lm_page_with_thirty_masks(tiny_dirs):
+    text = " ".join(["[MASK]"] * 30) + " end."
+    app = open_app("app_pages/masked_lm.py", model=str(tiny_dirs["bert"]), text=text, k="3")
+    titles = [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in app.get("plotly_chart")]
+    assert sum(title.startswith("Token ") for title in titles) == 30
+    assert any("Logit lens" in title for title in titles) and any(title.startswith("Seed 0") for title in titles)
