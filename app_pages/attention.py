@@ -161,9 +161,10 @@ else:  # Compare sentences
 
 st.divider()
 left, right = st.columns(2)
-current = view_matrix(analysis, analysis.attentions[layer, head], words=words, hide_special=hide_special,
-                      hide_punctuation=hide_punctuation, pair=pair)
-left.download_button("This head's matrix, as shown (CSV)", lambda: matrix_csv(current),
+left.download_button("This head's matrix, as shown (CSV)",
+                     lambda: matrix_csv(view_matrix(analysis, analysis.attentions[layer, head], words=words,
+                                                    hide_special=hide_special, hide_punctuation=hide_punctuation,
+                                                    pair=pair)),
                      file_name=f"attention-layer{layer + 1}-head{head + 1}.csv", mime="text/csv")
 right.download_button("The whole analysis (NPZ: attentions [layers, heads, T, T], hidden states, ...)",
                       lambda: npz_bytes(analysis), file_name="bert-lens-analysis.npz",
