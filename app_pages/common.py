@@ -11,6 +11,7 @@ import streamlit as st
 from bertviz_core import Analysis, InputError, LoadedModel, ModelLoadError, analyze, load_model
 from bertviz_core.attention import NormMaps, norm_maps
 from bertviz_core.cache import BoundedCache
+from bertviz_core.loading import is_local_spec
 from bertviz_core.charts import token_labels
 
 DEFAULT_TEXT = "The bank of the river was flooded."
@@ -102,7 +103,7 @@ def _model_picker() -> LoadedModel | None:
         spec = st.text_input("Hub id or local folder", key=_seeded("model_custom", spec_in_url),
                              placeholder="e.g. bert-large-uncased").strip()
     try:
-        model = cached_model(spec)
+        model = cached_model(_allowed(spec))
     except ModelLoadError as error:
         st.error(md(str(error)))
         model = _previous_model()
@@ -112,6 +113,19 @@ def _model_picker() -> LoadedModel | None:
     st.session_state["last_good_model_spec"] = spec
     _set_url(model=spec)
     return model
+
+
+def local_paths_allowed() -> bool:
+    """Loading models from this server's folders is for the operator to switch on (scripts/run_app.sh does, for a
+    local run); on a shared server it stays off, so visitors cannot make the app read arbitrary paths."""
+    return os.environ.get("BERT_LENS_ALLOW_LOCAL_PATHS") == "1"
+
+
+def _allowed(spec: str) -> str:
+    if is_local_spec(spec) and not local_paths_allowed():
+        raise ModelLoadError("Loading models from this server's folders is switched off here. The person running "
+                             "the app can allow it with BERT_LENS_ALLOW_LOCAL_PATHS=1.")
+    return spec
 
 
 def _previous_model() -> LoadedModel | None:

@@ -242,12 +242,19 @@ def load_model(spec: str | None = None, *, hub_timeout: float = HUB_TIMEOUT_SECO
         return _load_default(hub_timeout)
     if spec.lower() in EMBEDDED_ALIASES:
         return _load_embedded("Chosen by name; its weights ship with the app, so it works offline.")
+    if not is_local_spec(spec):
+        return _load_hub(spec, hub_timeout)
     path = Path(spec).expanduser()
-    if path.is_dir():
-        return _load(str(path), name=path.name, source="local", reason="")
-    if path.suffix or spec.startswith((".", "/", "~")):
+    if not path.is_dir():
         raise ModelLoadError(f"No model directory at {spec}.")
-    return _load_hub(spec, hub_timeout)
+    return _load(str(path), name=path.name, source="local", reason="")
+
+
+def is_local_spec(spec: str) -> bool:
+    """Does ``spec`` name a folder on this machine rather than a hub id (``org/name``, which may hold dots)?"""
+    spec = spec.strip()
+    return (spec.lower() not in EMBEDDED_ALIASES and bool(spec)
+            and (spec.startswith((".", "/", "~")) or Path(spec).is_dir()))
 
 
 def _load_default(hub_timeout: float) -> LoadedModel:

@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh requirements.txt
+# Your own machine: models may be loaded from local folders (a hosted server leaves this off).
+export BERT_LENS_ALLOW_LOCAL_PATHS="${BERT_LENS_ALLOW_LOCAL_PATHS:-1}"
 exec .venv/bin/python -m streamlit run app.py "$@"

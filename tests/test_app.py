@@ -68,7 +68,8 @@ def test_empty_text_gets_a_message_not_a_crash():
     assert any("Type a sentence" in info.value for info in app.info)
 
 
-def test_a_bad_model_keeps_the_previous_one():
+def test_a_bad_model_keeps_the_previous_one(monkeypatch):
+    monkeypatch.setenv("BERT_LENS_ALLOW_LOCAL_PATHS", "1")
     app = open_app(text="Cats chase mice.")
     app.sidebar.selectbox(key="model_choice").set_value("Other (hub id or local folder)").run()
     app.sidebar.text_input(key="model_custom").set_value("/no/such/model/dir").run()
@@ -96,7 +97,18 @@ def test_every_attention_view_runs_with_every_option(view):
     assert app.get("plotly_chart"), "every view draws at least one chart"
 
 
-def test_masked_lm_page_with_thirty_masks(tiny_dirs):
+def test_local_folders_are_refused_unless_the_operator_allows_them(monkeypatch, tiny_dirs):
+    monkeypatch.delenv("BERT_LENS_ALLOW_LOCAL_PATHS", raising=False)
+    app = open_app(text="Cats chase mice.", model=str(tiny_dirs["bert"]))
+    assert any("switched off here" in error.value for error in app.sidebar.error)
+    assert {m.label: m.value for m in app.metric}["Layers"] == "6"  # the default model instead
+    monkeypatch.setenv("BERT_LENS_ALLOW_LOCAL_PATHS", "1")
+    allowed = open_app(text="Cats chase mice.", model=str(tiny_dirs["bert"]))
+    assert not allowed.sidebar.error and {m.label: m.value for m in allowed.metric}["Layers"] == "3"
+
+
+def test_masked_lm_page_with_thirty_masks(monkeypatch, tiny_dirs):
+    monkeypatch.setenv("BERT_LENS_ALLOW_LOCAL_PATHS", "1")
     text = " ".join(["[MASK]"] * 30) + " end."
     app = open_app("app_pages/masked_lm.py", model=str(tiny_dirs["bert"]), text=text, k="3")
     titles = [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in app.get("plotly_chart")]

@@ -5,7 +5,7 @@ import torch
 from safetensors.torch import load_file
 
 from bertviz_core import LoadedModel, ModelLoadError, load_model
-from bertviz_core.loading import DEFAULT_HUB_MODEL, in_hub_cache
+from bertviz_core.loading import DEFAULT_HUB_MODEL, in_hub_cache, is_local_spec
 
 from tiny_models import FAMILIES, save_tiny_model
 
@@ -76,3 +76,11 @@ def test_non_bert_family_is_refused(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
     with pytest.raises(ModelLoadError, match="gpt2 model"):
         load_model(str(tmp_path))
+
+
+def test_local_specs_are_told_from_hub_ids(tiny_dirs):
+    assert is_local_spec(str(tiny_dirs["bert"])) and is_local_spec("./model") and is_local_spec("~/x")
+    assert is_local_spec("/no/such/dir")
+    assert not is_local_spec("bert-base-uncased") and not is_local_spec("google/electra-small-generator")
+    assert not is_local_spec("some-org/model-v1.5")
+    assert not is_local_spec("embedded") and not is_local_spec("")

@@ -46,7 +46,9 @@ def app_url():
                "--server.address", "127.0.0.1", "--server.headless", "true"]
     (ROOT / "artifacts").mkdir(exist_ok=True)
     with open(ROOT / "artifacts" / "e2e-server.log", "w") as log:
-        server = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        # The masked-LM tests load a tiny model from a folder, which the operator must allow.
+        environment = {**os.environ, "BERT_LENS_ALLOW_LOCAL_PATHS": "1"}
+        server = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=environment)
         try:
             _wait_healthy(url, server)
             yield url
