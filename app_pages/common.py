@@ -41,7 +41,13 @@ class Lens:
 @st.cache_resource(max_entries=3, show_spinner="Loading the model (first time only)…")
 def cached_model(spec: str) -> LoadedModel:
     """One model object per spec for the whole server process, shared by every session."""
-    return load_model(spec)
+    return load_model(spec, max_bytes=max_model_bytes())
+
+
+def max_model_bytes() -> int:
+    """Bigger models are refused before loading. The default, 1,500 MB, admits BERT-large (1.3 GB of weights);
+    the operator sets another with BERT_LENS_MAX_MODEL_MB."""
+    return int(os.environ.get("BERT_LENS_MAX_MODEL_MB", "1500")) * 1_000_000
 
 
 @st.cache_resource

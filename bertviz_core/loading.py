@@ -18,7 +18,8 @@ import torch
 from huggingface_hub import constants as hub_constants
 from huggingface_hub import try_to_load_from_cache
 from torch import nn
-from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokenizer
+from safetensors import SafetensorError
+from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokenizer, PretrainedConfig
 from transformers.utils import logging as hf_logging
 
 DEFAULT_HUB_MODEL = "bert-base-uncased"
@@ -231,23 +232,25 @@ def in_hub_cache(repo_id: str) -> bool:
     return has("config.json") and (has("model.safetensors") or has("pytorch_model.bin"))
 
 
-def load_model(spec: str | None = None, *, hub_timeout: float = HUB_TIMEOUT_SECONDS) -> LoadedModel:
+def load_model(spec: str | None = None, *, hub_timeout: float = HUB_TIMEOUT_SECONDS,
+               max_bytes: int | None = None) -> LoadedModel:
     """Load a model by hub id or directory; with no spec, the best default this machine can reach.
 
     Default: bert-base-uncased from the local cache or the hub, otherwise the embedded
-    all-MiniLM-L6-v2. Raises ModelLoadError with a readable message on any failure.
+    all-MiniLM-L6-v2. ``max_bytes`` refuses, before loading, a model whose weights would need more.
+    Raises ModelLoadError with a readable message on any failure.
     """
     spec = (spec or "").strip()
     if not spec:
-        return _load_default(hub_timeout)
+        return _load_default(hub_timeout, max_bytes)
     if spec.lower() in EMBEDDED_ALIASES:
         return _load_embedded("Chosen by name; its weights ship with the app, so it works offline.")
     if not is_local_spec(spec):
-        return _load_hub(spec, hub_timeout)
+        return _load_hub(spec, hub_timeout, max_bytes)
     path = Path(spec).expanduser()
     if not path.is_dir():
         raise ModelLoadError(f"No model directory at {spec}.")
-    return _load(str(path), name=path.name, source="local", reason="")
+    return _load(str(path), name=path.name, source="local", reason="", max_bytes=max_bytes)
 
 
 def is_local_spec(spec: str) -> bool:
@@ -257,9 +260,9 @@ def is_local_spec(spec: str) -> bool:
             and (spec.startswith((".", "/", "~")) or Path(spec).is_dir()))
 
 
-def _load_default(hub_timeout: float) -> LoadedModel:
+def _load_default(hub_timeout: float, max_bytes: int | None) -> LoadedModel:
     try:
-        return _load_hub(DEFAULT_HUB_MODEL, hub_timeout)
+        return _load_hub(DEFAULT_HUB_MODEL, hub_timeout, max_bytes)
     except HubUnreachable:
         return _load_embedded(
             f"Offline: the Hugging Face hub cannot be reached and {DEFAULT_HUB_MODEL} is not in the local cache."
@@ -269,35 +272,72 @@ def _load_default(hub_timeout: float) -> LoadedModel:
 
 
 def _load_embedded(reason: str) -> LoadedModel:
+    # No size limit: the embedded model is small (23 M parameters) and is the fallback that must always load.
     return _load(str(embedded_model_dir()), name=EMBEDDED_NAME, source="embedded", reason=reason)
 
 
-def _load_hub(repo_id: str, hub_timeout: float) -> LoadedModel:
+def _load_hub(repo_id: str, hub_timeout: float, max_bytes: int | None) -> LoadedModel:
     if in_hub_cache(repo_id):
-        return _load(repo_id, name=repo_id, source="cache", reason="", local_files_only=True)
+        return _load(repo_id, name=repo_id, source="cache", reason="", local_files_only=True, max_bytes=max_bytes)
     if not hub_reachable(hub_timeout):
         raise HubUnreachable(f"'{repo_id}' is not in the local cache and the Hugging Face hub cannot be reached.")
-    return _load(repo_id, name=repo_id, source="hub", reason="")
+    return _load(repo_id, name=repo_id, source="hub", reason="", max_bytes=max_bytes)
 
 
-def _load(location: str, *, name: str, source: str, reason: str, local_files_only: bool = False) -> LoadedModel:
+def _load(location: str, *, name: str, source: str, reason: str, local_files_only: bool = False,
+          max_bytes: int | None = None) -> LoadedModel:
     options = dict(trust_remote_code=False, local_files_only=local_files_only)
+    layout = LAYOUTS[_model_type(location, name, options)]
     try:
         config = AutoConfig.from_pretrained(location, **options)
     except (OSError, ValueError) as error:
         raise ModelLoadError(f"Cannot read a model configuration from '{name}': {_first_line(error)}") from error
-    layout = LAYOUTS.get(config.model_type)
-    if layout is None:
-        supported = ", ".join(sorted(LAYOUTS))
-        raise ModelLoadError(f"'{name}' is a {config.model_type} model; this app shows BERT-family models ({supported}).")
+    _check_size(config, name, max_bytes)
     try:
         tokenizer = AutoTokenizer.from_pretrained(location, **options)
         model, has_head = _load_weights(location, config, options)
-    except (OSError, ValueError, RuntimeError) as error:
+    except (OSError, ValueError, RuntimeError, SafetensorError) as error:
         raise ModelLoadError(f"Cannot load '{name}': {_first_line(error)}") from error
     model.eval().requires_grad_(False)
     return LoadedModel(name=name, location=location, source=source, reason=reason, layout=layout, config=config,
                        tokenizer=tokenizer, model=model, has_mlm_head=has_head)
+
+
+def _model_type(location: str, name: str, options: dict) -> str:
+    """The checkpoint's model type, read from its config.json as data: no code that comes with a model is run."""
+    try:
+        settings, _ = PretrainedConfig.get_config_dict(location, **options)
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"Cannot read a model configuration from '{name}': {_first_line(error)}") from error
+    model_type = settings.get("model_type")
+    if model_type in LAYOUTS:
+        return model_type
+    if "auto_map" in settings:
+        raise ModelLoadError(f"'{name}' needs program code that comes with the model; BERT Lens never runs such "
+                             "code, so it cannot load this model.")
+    supported = ", ".join(sorted(LAYOUTS))
+    raise ModelLoadError(f"'{name}' is a {model_type} model; this app shows BERT-family models ({supported}).")
+
+
+def estimated_parameters(config) -> int:
+    """Parameters implied by a config, before loading anything (embeddings and encoder layers; heads are small)."""
+    D, L = config.hidden_size, config.num_hidden_layers
+    E = getattr(config, "embedding_size", None) or D
+    F = getattr(config, "intermediate_size", None) or config.hidden_dim  # DistilBERT: hidden_dim
+    segments = getattr(config, "type_vocab_size", 0) if config.model_type != "distilbert" else 0
+    embeddings = (config.vocab_size + config.max_position_embeddings + segments) * E + 2 * E
+    projection = E * D + D if E != D else 0
+    layer = 4 * (D * D + D) + 2 * D + (D * F + F) + (F * D + D) + 2 * D  # attention, add & norm, feed-forward, norm
+    distinct_layers = getattr(config, "num_hidden_groups", L) if config.model_type == "albert" else L
+    return embeddings + projection + distinct_layers * layer
+
+
+def _check_size(config, name: str, max_bytes: int | None) -> None:
+    """Refuse, before loading, a model whose float32 weights would not fit the limit."""
+    needed = 4 * estimated_parameters(config)
+    if max_bytes is not None and needed > max_bytes:
+        raise ModelLoadError(f"'{name}' needs about {needed / 1e6:,.0f} MB for its weights; this server allows "
+                             f"{max_bytes / 1e6:,.0f} MB per model.")
 
 
 def _load_weights(location: str, config, options: dict) -> tuple[nn.Module, bool]:

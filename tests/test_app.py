@@ -1,6 +1,7 @@
 """The app shell in Streamlit's own test harness: real script runs, real model, no browser."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,15 @@ def test_local_folders_are_refused_unless_the_operator_allows_them(monkeypatch, 
     monkeypatch.setenv("BERT_LENS_ALLOW_LOCAL_PATHS", "1")
     allowed = open_app(text="Cats chase mice.", model=str(tiny_dirs["bert"]))
     assert not allowed.sidebar.error and {m.label: m.value for m in allowed.metric}["Layers"] == "3"
+
+
+def test_a_model_over_the_operators_size_limit_is_refused(monkeypatch, tiny_dirs):
+    monkeypatch.setenv("BERT_LENS_ALLOW_LOCAL_PATHS", "1")
+    monkeypatch.setenv("BERT_LENS_MAX_MODEL_MB", "1")
+    app = open_app(text="Cats chase mice.", model=str(tiny_dirs["albert"]))  # a model no other test caches
+    assert any(re.search(r"needs about \d+ MB for its weights; this server allows 1 MB", error.value.replace("\\", ""))
+               for error in app.sidebar.error)
+    assert {m.label: m.value for m in app.metric}["Layers"] == "6"  # the default model still serves the page
 
 
 def test_masked_lm_page_with_thirty_masks(monkeypatch, tiny_dirs):

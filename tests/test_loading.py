@@ -5,7 +5,7 @@ import torch
 from safetensors.torch import load_file
 
 from bertviz_core import LoadedModel, ModelLoadError, load_model
-from bertviz_core.loading import DEFAULT_HUB_MODEL, in_hub_cache, is_local_spec
+from bertviz_core.loading import DEFAULT_HUB_MODEL, estimated_parameters, in_hub_cache, is_local_spec
 
 from tiny_models import FAMILIES, save_tiny_model
 
@@ -84,3 +84,38 @@ def test_local_specs_are_told_from_hub_ids(tiny_dirs):
     assert not is_local_spec("bert-base-uncased") and not is_local_spec("google/electra-small-generator")
     assert not is_local_spec("some-org/model-v1.5")
     assert not is_local_spec("embedded") and not is_local_spec("")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_size_estimate_matches_the_loaded_encoder(tiny_models, family):
+    model = tiny_models[family]
+    encoder_parameters = sum({id(p): p.numel() for p in model.encoder.parameters()}.values())
+    pooler = getattr(model.encoder, "pooler", None)
+    pooler_parameters = sum(p.numel() for p in pooler.parameters()) if pooler is not None else 0
+    assert estimated_parameters(model.config) == encoder_parameters - pooler_parameters
+
+
+def test_embedded_size_estimate(embedded):
+    assert 4 * estimated_parameters(embedded.config) == pytest.approx(4 * 22_713_216, rel=0.01)
+
+
+def test_a_model_over_the_size_limit_is_refused_before_loading(tiny_dirs):
+    with pytest.raises(ModelLoadError, match=r"needs about 4 MB for its weights; this server allows 1 MB"):
+        load_model(str(tiny_dirs["bert"]), max_bytes=1_000_000)
+    assert load_model(str(tiny_dirs["bert"]), max_bytes=10_000_000).has_mlm_head
+
+
+def test_a_checkpoint_that_needs_remote_code_is_refused(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"model_type": "my-model", "auto_map": {"AutoConfig": "configuration_my.MyConfig"}}))
+    (tmp_path / "configuration_my.py").write_text("raise SystemExit('the model's own code ran')\n")
+    with pytest.raises(ModelLoadError, match="never runs such code"):
+        load_model(str(tmp_path))
+
+
+def test_a_corrupt_weights_file_is_refused(tmp_path, tiny_dirs):
+    for item in tiny_dirs["bert"].iterdir():
+        (tmp_path / item.name).write_bytes(item.read_bytes())
+    (tmp_path / "model.safetensors").write_bytes(b"\x00\x10not a safetensors file" * 100)
+    with pytest.raises(ModelLoadError, match="Cannot load"):
+        load_model(str(tmp_path))
