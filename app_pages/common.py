@@ -11,8 +11,8 @@ import streamlit as st
 from bertviz_core import Analysis, InputError, LoadedModel, ModelLoadError, analyze, load_model
 from bertviz_core.attention import NormMaps, norm_maps
 from bertviz_core.cache import BoundedCache
-from bertviz_core.loading import is_local_spec
 from bertviz_core.charts import token_labels
+from bertviz_core.loading import is_local_spec
 
 DEFAULT_TEXT = "The bank of the river was flooded."
 AUTOMATIC = "Automatic"
@@ -56,24 +56,23 @@ def analysis_cache() -> BoundedCache:
     return BoundedCache(max_entries=ANALYSIS_CACHE_ENTRIES, max_bytes=ANALYSIS_CACHE_MB * 1_000_000)
 
 
+def cached_analysis(model: LoadedModel, text: str, pair: str | None) -> Analysis:
+    return _cached((model.location, text, pair), "Running the model…", lambda: analyze(model, text, pair))
+
+
 def cached_norms(model: LoadedModel, analysis: Analysis) -> NormMaps:
     """Value-norm maps cost a few seconds at 512 tokens: computed once per analysis, in the same bounded cache."""
-    key = ("norms", model.location, analysis.text, analysis.text_pair)
+    return _cached(("norms", model.location, analysis.text, analysis.text_pair), "Weighting attention by value norms…",
+                   lambda: norm_maps(model, analysis))
+
+
+def _cached(key: tuple, message: str, compute):
+    """From the shared cache, or computed under a spinner (only a miss shows one)."""
     found = analysis_cache().get(key)
     if found is not None:
         return found
-    with st.spinner("Weighting attention by value norms…"):
-        return analysis_cache().get_or_compute(key, lambda: norm_maps(model, analysis))
-
-
-def cached_analysis(model: LoadedModel, text: str, pair: str | None) -> Analysis:
-    key = (model.location, text, pair)
-    cache = analysis_cache()
-    found = cache.get(key)
-    if found is not None:
-        return found
-    with st.spinner("Running the model…"):
-        return cache.get_or_compute(key, lambda: analyze(model, text, pair))
+    with st.spinner(message):
+        return analysis_cache().get_or_compute(key, compute)
 
 
 def sidebar() -> Lens | None:
