@@ -2,13 +2,9 @@
 
 from urllib.parse import quote
 
-from browser_helpers import wait_idle
+from browser_helpers import wait_for_chart_title, wait_idle
 
 TEXT = quote("The unaffable clerk left the bank.")
-
-
-def chart_titles(page) -> list[str]:
-    return page.locator("[data-testid='stPlotlyChart'] .gtitle").all_text_contents()
 
 
 def choose_view(page, name: str) -> None:
@@ -23,8 +19,7 @@ def test_switch_views_and_open_a_head_from_the_model_view(app_url, page):
     for view, title in [("Head view", "Layer 1: lines from each token"), ("Head roles", "entropy (nats)"),
                         ("Rollout and norms", "Rollout through layer 1"), ("Model view", "All 6 layers x 12 heads")]:
         choose_view(page, view)
-        page.wait_for_function(f"() => [...document.querySelectorAll('.gtitle')].some(t => t.textContent.includes("
-                               f"{title!r}))", timeout=120_000)
+        wait_for_chart_title(page, title)
         assert page.locator("[data-testid='stException']").count() == 0
     # The cell of layer 3, head 5: the markers sit at the centre of each cell of the mosaic.
     plot = page.locator("[data-testid='stPlotlyChart'] .nsewdrag").first.bounding_box()
@@ -32,8 +27,7 @@ def test_switch_views_and_open_a_head_from_the_model_view(app_url, page):
     y = plot["y"] + plot["height"] * (2 + 0.5) / 6
     page.mouse.move(x, y)
     page.mouse.click(x, y)
-    page.wait_for_function("() => [...document.querySelectorAll('.gtitle')].some("
-                           "t => t.textContent.includes('Layer 3, head 5'))", timeout=60_000)
+    wait_for_chart_title(page, "Layer 3, head 5", timeout=60_000)
     wait_idle(page)
     assert "view=Heatmap" in page.url and "layer=3" in page.url and "head=5" in page.url
     assert page.locator("[data-testid='stPlotlyChart'] .heatmaplayer").count() == 1

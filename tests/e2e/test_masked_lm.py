@@ -5,7 +5,7 @@ from urllib.parse import quote
 
 import pytest
 
-from browser_helpers import wait_idle
+from browser_helpers import wait_for_chart_title, wait_idle
 from tiny_models import save_tiny_model
 
 
@@ -31,7 +31,7 @@ def test_click_a_token_and_run_the_recipe(app_url, page, mlm_dir):
     page.wait_for_function("() => document.body.innerText.includes('ranked “mat”')", timeout=60_000)
     wait_idle(page)
     assert "masked=6" in page.url
-    assert "Token 6: hidden “mat”" in page.locator(".gtitle").all_text_contents()
+    wait_for_chart_title(page, "Token 6: hidden “mat”")
     recipe = page.locator("[data-testid='stPlotlyChart']").filter(has_text="Seed 0:")
     recipe.scroll_into_view_if_needed()
     colours = recipe.locator("path").evaluate_all("paths => paths.map(p => getComputedStyle(p).fill)")
