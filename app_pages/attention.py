@@ -3,8 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from bertviz_core.attention import (PAIR_BLOCKS, compare, head_roles, head_statistics, rollout, token_views,
-                                    view_matrix)
+from bertviz_core.attention import (PAIR_BLOCKS, ViewOptions, compare, head_roles, head_statistics, rollout,
+                                    token_views, view_matrix)
 from bertviz_core.charts import token_labels
 from bertviz_core.charts.attention import (attention_heatmap, difference_heatmap, head_grid, head_view,
                                            model_view, model_view_cell, token_comparison)
@@ -42,7 +42,7 @@ layer_column, head_column = st.columns(2)
 layer = url_index("layer", "Layer", analysis.num_layers, column=layer_column)
 head = url_index("head", "Head", analysis.num_heads, column=head_column)
 
-with st.expander("Options: hide tokens, pair blocks, words, downloads"):
+with st.expander("Options for every view: hide tokens, pair blocks, words, downloads"):
     left, middle, right = st.columns(3)
     hide_special = url_flag("hide_special", "Hide special tokens ([CLS], [SEP])", column=left)
     hide_punctuation = url_flag("hide_punct", "Hide punctuation", column=left)
@@ -55,13 +55,18 @@ with st.expander("Options: hide tokens, pair blocks, words, downloads"):
     if hide_special or hide_punctuation:
         st.caption("Hidden tokens' share is given back to the others: each row is rescaled to sum to 1 over the "
                    "tokens still shown.")
+options = ViewOptions(words=words, hide_special=hide_special, hide_punctuation=hide_punctuation, pair=pair)
+if options.describe():
+    st.caption(md(f"Every view below shows: {options.describe()} (set in Options)."))
+if not view_matrix(analysis, analysis.attentions[0, 0], options).row_names:
+    st.info("The options hide every token of this text: show special tokens or punctuation again to see attention.")
+    st.stop()
 config = {"toImageButtonOptions": {"format": image_format, "filename": f"bert-lens-{view.lower().replace(' ', '-')}"}}
 
 
 def shown(matrix: np.ndarray, title: str) -> None:
     """Draw a [T, T] matrix with the options applied."""
-    matrix_view = view_matrix(analysis, matrix, words=words, hide_special=hide_special,
-                              hide_punctuation=hide_punctuation, pair=pair)
+    matrix_view = view_matrix(analysis, matrix, options)
     rows = token_labels(matrix_view.row_names, matrix_view.row_positions)
     columns = token_labels(matrix_view.column_names, matrix_view.column_positions)
     st.plotly_chart(attention_heatmap(matrix_view.matrix, rows, columns, title), config=config, width="content")
@@ -77,11 +82,12 @@ elif view == "Head view":
                 "draws a darker line, and each head has its colour. Click a token on the left to isolate its lines.")
     heads = st.multiselect("Heads", range(analysis.num_heads), default=[head], format_func=lambda h: f"head {h + 1}")
     left, right = st.columns(2)
-    top_k = url_slider("top_k", "Strongest links per token", 1, min(20, analysis.num_tokens),
+    top_k = url_slider("top_k", "Strongest links per token", 1, max(2, min(20, analysis.num_tokens)),
                        min(5, analysis.num_tokens), column=left)
     threshold = left.slider("Hide links below", 0.0, 0.5, 0.02, 0.01)
-    focus = url_token("focus", "Isolate one token", ["(every token)", *analysis.tokens], 0, column=right)
-    figure, drawn, omitted = head_view(analysis, layer, heads, top_k, threshold, focus - 1 if focus else None)
+    layer_view = view_matrix(analysis, analysis.attentions[layer], options)  # [H, R, C]
+    focus = url_token("focus", "Isolate one token", ["(every token)", *layer_view.row_names], 0, column=right)
+    figure, drawn, omitted = head_view(layer_view, layer, heads, top_k, threshold, focus - 1 if focus else None)
     st.plotly_chart(figure, key="head_view", on_select=isolate_clicked_token, selection_mode="points",
                     config=config)
     st.caption(f"{drawn:,} lines drawn; {omitted:,} weaker links left out (at most {top_k} per token, none below "
@@ -91,7 +97,7 @@ elif view == "Model view":
     st.markdown(f"All {analysis.num_layers} x {analysis.num_heads} heads at once, each a small picture of its "
                 "matrix (long inputs are shrunk by keeping each block's strongest weight). Click a cell to open "
                 "that head.")
-    st.plotly_chart(model_view(analysis), key="model_view", on_select=open_clicked_head, selection_mode="points",
+    st.plotly_chart(model_view(view_matrix(analysis, analysis.attentions, options)), key="model_view", on_select=open_clicked_head, selection_mode="points",
                     config=config)
 
 elif view == "Rollout and norms":
@@ -116,10 +122,10 @@ Raw attention says how much a token *looks at* another in one head, but it is no
         matrix = norms.per_head[layer, head] if per_head else norms.summed[layer]
         title = f"‖α f(x)‖, layer {layer + 1}" + (f", head {head + 1}" if per_head else ", all heads")
         shown(matrix / max(float(matrix.max()), 1e-12), title + " (scaled to its maximum)")
-    token = url_token("token", "Compare the three views for one token", analysis.tokens,
-                      min(1, analysis.num_tokens - 1))
-    views = token_views(analysis, rollouts, norms, layer, token)
-    st.plotly_chart(token_comparison(views, analysis.tokens), config=config)
+    rows = view_matrix(analysis, analysis.attentions[layer, head], options).row_names
+    token = url_token("token", "Compare the three views for one token", rows, min(1, len(rows) - 1))
+    views = token_views(analysis, rollouts, norms, layer, token, options)
+    st.plotly_chart(token_comparison(views), config=config)
     agreement = views.agreement
     st.markdown(f"Rank agreement (Spearman): raw vs rollout **{agreement.raw_rollout:.2f}**, raw vs norms "
                 f"**{agreement.raw_norm:.2f}**, rollout vs norms **{agreement.rollout_norm:.2f}** (1 = same order).")
@@ -132,7 +138,7 @@ elif view == "Head roles":
     st.markdown("What each head does *on this text*, after Clark et al. (2019), “What does BERT look at?”: "
                 "the share of attention each head gives to [CLS], [SEP], punctuation, the previous or next token, "
                 "and how spread out it is (entropy).")
-    stats = head_statistics(analysis)
+    stats = head_statistics(analysis, options)
     roles = head_roles(stats)
     statistic = st.selectbox("Colour by", list(STATISTICS), format_func=STATISTICS.get)
     st.plotly_chart(head_grid(getattr(stats, statistic), STATISTICS[statistic], statistic,
@@ -147,24 +153,22 @@ else:  # Compare sentences
     if other.strip() == analysis.text:
         st.info("Edit the second version (change a word) to compare.")
         st.stop()
-    comparison = compare(analysis, cached_analysis(model, other, analysis.text_pair))
+    comparison = compare(analysis, cached_analysis(model, other, analysis.text_pair), options)
     st.plotly_chart(head_grid(comparison.change, "How much each head's attention changed", "change"),
                     config=config)
     top_layer, top_head, top_change = comparison.ranked[0]
     st.markdown(md(f"Most changed: layer {top_layer + 1}, head {top_head + 1} (mean change {top_change:.3f}). "
                    "Its difference, B − A, on the shared tokens:"))
-    shared = [analysis.tokens[a] for a, _ in comparison.aligned]
-    labels = token_labels(shared, [a for a, _ in comparison.aligned])
-    st.plotly_chart(difference_heatmap(comparison.difference[top_layer, top_head], labels, labels,
+    rows = token_labels(comparison.row_names, comparison.row_positions)
+    columns = token_labels(comparison.column_names, comparison.column_positions)
+    st.plotly_chart(difference_heatmap(comparison.difference[top_layer, top_head], rows, columns,
                                        f"Layer {top_layer + 1}, head {top_head + 1}: B − A"), config=config,
                     width="content")
 
 st.divider()
 left, right = st.columns(2)
 left.download_button("This head's matrix, as shown (CSV)",
-                     lambda: matrix_csv(view_matrix(analysis, analysis.attentions[layer, head], words=words,
-                                                    hide_special=hide_special, hide_punctuation=hide_punctuation,
-                                                    pair=pair)),
+                     lambda: matrix_csv(view_matrix(analysis, analysis.attentions[layer, head], options)),
                      file_name=f"attention-layer{layer + 1}-head{head + 1}.csv", mime="text/csv")
 right.download_button("The whole analysis (NPZ: attentions [layers, heads, T, T], hidden states, ...)",
                       lambda: npz_bytes(analysis), file_name="bert-lens-analysis.npz",

@@ -17,7 +17,7 @@ import torch  # noqa: E402
 
 from bench.common import models, text_of, timed  # noqa: E402
 from bertviz_core import analyze  # noqa: E402
-from bertviz_core.attention import head_statistics, head_roles, norm_maps, rollout  # noqa: E402
+from bertviz_core.attention import head_statistics, head_roles, norm_maps, rollout, view_matrix  # noqa: E402
 from bertviz_core.charts import token_labels  # noqa: E402
 from bertviz_core.charts.attention import (attention_heatmap, head_grid, head_heatmap, head_view,  # noqa: E402
                                            model_view)
@@ -36,9 +36,10 @@ def our_views(model, analysis) -> dict:
 
     return {
         "heatmap": lambda: head_heatmap(analysis, 0, 0),
-        "head view (1 head, top 5)": lambda: head_view(analysis, 0, [0], top_k=5)[0],
-        "head view (all heads, top 5)": lambda: head_view(analysis, 0, list(range(analysis.num_heads)), top_k=5)[0],
-        "model view": lambda: model_view(analysis),
+        "head view (1 head, top 5)": lambda: head_view(view_matrix(analysis, analysis.attentions[0]), 0, [0], top_k=5)[0],
+        "head view (all heads, top 5)": lambda: head_view(view_matrix(analysis, analysis.attentions[0]), 0,
+                                                          list(range(analysis.num_heads)), top_k=5)[0],
+        "model view": lambda: model_view(view_matrix(analysis, analysis.attentions)),
         "rollout": lambda: attention_heatmap(rollout(analysis.attentions)[-1], labels, labels, "rollout"),
         "value norms": norms_view,
         "head roles": roles_view,

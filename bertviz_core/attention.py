@@ -31,6 +31,22 @@ PAIR_BLOCKS = ("all", "A->A", "A->B", "B->A", "B->B")
 """Pair filters: which sentence's tokens ask (rows) -> which sentence's tokens answer (columns)."""
 
 
+@dataclass(frozen=True)
+class ViewOptions:
+    """What every attention view can be asked for: tokens hidden, pieces merged into words, one pair block."""
+
+    words: bool = False
+    hide_special: bool = False
+    hide_punctuation: bool = False
+    pair: str = "all"
+
+    def describe(self) -> str:
+        """In words, for a caption: 'special tokens hidden, words merged, only A->B' ('' when nothing is set)."""
+        parts = [("special tokens hidden", self.hide_special), ("punctuation hidden", self.hide_punctuation),
+                 ("word pieces merged into words", self.words), (f"only {self.pair}", self.pair != "all")]
+        return ", ".join(text for text, chosen in parts if chosen)
+
+
 # ---------------------------------------------------------------------------------------------
 # Attention rollout (Abnar & Zuidema 2020)
 # ---------------------------------------------------------------------------------------------
@@ -121,30 +137,40 @@ class Agreement:
 
 @dataclass(frozen=True, eq=False)
 class TokenViews:
-    """Where one query token looks at one layer: raw attention, rollout and value-norm map, side by side."""
+    """Where one query row looks at one layer: raw attention, rollout and value-norm map, side by side."""
 
     layer: int
-    token: int
+    row: int
+    """The query's row in the view (its token position when no option is set)."""
+    row_name: str
+    row_position: int
+    column_names: tuple[str, ...]
+    column_positions: np.ndarray
+    """[C] int64 token positions (word-unit numbers when merged)."""
     raw: np.ndarray
-    """[T] head-averaged attention row."""
+    """[C] head-averaged attention row."""
     rollout: np.ndarray
-    """[T] rollout row through this layer."""
+    """[C] rollout row through this layer."""
     norm: np.ndarray
-    """[T] head-summed norm row, scaled to sum to 1 (all zeros if its norms are all 0)."""
+    """[C] head-summed norm row, scaled to sum to 1 (all zeros if its norms are all 0)."""
     agreement: Agreement
 
 
-def token_views(analysis: Analysis, rollouts: np.ndarray, norms: NormMaps, layer: int, token: int) -> TokenViews:
-    """The three views of ``token``'s row at ``layer``, and how well they agree on the ranking of keys."""
+def token_views(analysis: Analysis, rollouts: np.ndarray, norms: NormMaps, layer: int, row: int,
+                options: ViewOptions = ViewOptions()) -> TokenViews:
+    """The three views of one query row at ``layer`` (options applied to all three), and how well they agree on
+    the ranking of keys."""
     _check_index("layer", layer, analysis.num_layers)
-    _check_index("token", token, analysis.num_tokens)
-    raw = analysis.attentions[layer, :, token].mean(axis=0)  # [T]
-    rolled = np.asarray(rollouts[layer, token])  # [T]
-    norm = _to_shares(norms.summed[layer, token])  # [T]
+    three = np.stack([analysis.attentions[layer].mean(axis=0), rollouts[layer], norms.summed[layer]])  # [3, T, T]
+    view = view_matrix(analysis, three, options)  # [3, R, C]
+    _check_index("row", row, len(view.row_names))
+    raw, rolled, norm = view.matrix[:, row]  # [C] each
+    norm = _to_shares(norm)
     agreement = Agreement(raw_rollout=spearman(raw, rolled), raw_norm=spearman(raw, norm),
                           rollout_norm=spearman(rolled, norm))
-    return TokenViews(layer=layer, token=token, raw=frozen_array(raw), rollout=frozen_array(rolled),
-                      norm=frozen_array(norm), agreement=agreement)
+    return TokenViews(layer=layer, row=row, row_name=view.row_names[row], row_position=int(view.row_positions[row]),
+                      column_names=view.column_names, column_positions=view.column_positions, raw=frozen_array(raw),
+                      rollout=frozen_array(rolled), norm=frozen_array(norm), agreement=agreement)
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -178,47 +204,51 @@ def _to_shares(row: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class HeadStatistics:
-    """Where each head sends its attention in this analysis; every array is [L, H], a mean over query rows."""
+    """Where each head sends its attention in this analysis, as a view shows it (``ViewOptions``): every array is
+    [L, H], a mean over the view's R query rows, on its C key columns."""
 
-    num_tokens: int
+    num_keys: int
+    """C, the columns each row spreads its attention over (uniform attention has entropy log C)."""
     entropy: np.ndarray
-    """Row entropy in nats (0 log 0 = 0), mean over all T rows."""
+    """Row entropy in nats (0 log 0 = 0), mean over the rows."""
     to_cls: np.ndarray
-    """Share of each row on the first token ([CLS], <s>), mean over all T rows."""
+    """Share of each row on the first token ([CLS], <s>), mean over the rows."""
     to_sep: np.ndarray
-    """Share on special tokens other than the first ([SEP], </s>), mean over all T rows."""
+    """Share on special tokens other than the first ([SEP], </s>), mean over the rows."""
     to_punctuation: np.ndarray
-    """Share on non-special tokens made only of punctuation, mean over all T rows."""
+    """Share on non-special tokens (or words) made only of punctuation, mean over the rows."""
     to_previous: np.ndarray
-    """A[i, i - 1], mean over rows i = 1..T-1 (0 when T = 1)."""
+    """A[i, i - 1], mean over the rows whose previous token (or word) is a column; 0 when none is."""
     to_next: np.ndarray
-    """A[i, i + 1], mean over rows i = 0..T-2 (0 when T = 1)."""
+    """A[i, i + 1], likewise."""
     to_self: np.ndarray
-    """A[i, i], mean over all T rows."""
+    """A[i, i], mean over the rows that are also columns."""
 
 
-def head_statistics(analysis: Analysis) -> HeadStatistics:
-    """Entropy and the share of attention on [CLS], [SEP], punctuation, the previous, next and same token, per head."""
-    attentions = analysis.attentions  # [L, H, T, T]
-    T = analysis.num_tokens
-    first = np.arange(T) == 0  # [T]
-    sep = np.asarray(analysis.special_mask) & ~first  # [T]
-    punctuation = punctuation_mask(analysis) & ~np.asarray(analysis.special_mask)  # [T]
+def head_statistics(analysis: Analysis, options: ViewOptions = ViewOptions()) -> HeadStatistics:
+    """Entropy and the share of attention on [CLS], [SEP], punctuation, the previous, next and same token, per head.
+
+    With options, on what the view shows: hidden tokens' share is given back to the rest, words replace pieces,
+    a pair block keeps only its rows and columns."""
+    view = view_matrix(analysis, analysis.attentions, options)
+    attentions = view.matrix  # [L, H, R, C]
+    kinds = {kind: mask[view.column_positions] for kind, mask in unit_kinds(analysis, options.words).items()}  # [C]
+    offsets = view.column_positions[None, :] - view.row_positions[:, None]  # [R, C] key minus query position
     return HeadStatistics(
-        num_tokens=T,
-        entropy=frozen_array(_entropy(attentions).mean(axis=-1)),  # [L, H]
-        to_cls=frozen_array(_share(attentions, first)),  # [L, H]
-        to_sep=frozen_array(_share(attentions, sep)),  # [L, H]
-        to_punctuation=frozen_array(_share(attentions, punctuation)),  # [L, H]
-        to_previous=frozen_array(_diagonal_mean(attentions, -1)),  # [L, H]
-        to_next=frozen_array(_diagonal_mean(attentions, 1)),  # [L, H]
-        to_self=frozen_array(_diagonal_mean(attentions, 0)),  # [L, H]
+        num_keys=attentions.shape[-1],
+        entropy=frozen_array(_row_mean(_entropy(attentions))),  # [L, H]
+        to_cls=frozen_array(_row_mean(attentions @ kinds["first"].astype(np.float32))),  # [L, H]
+        to_sep=frozen_array(_row_mean(attentions @ kinds["separator"].astype(np.float32))),  # [L, H]
+        to_punctuation=frozen_array(_row_mean(attentions @ kinds["punctuation"].astype(np.float32))),  # [L, H]
+        to_previous=frozen_array(_offset_share(attentions, offsets == -1)),  # [L, H]
+        to_next=frozen_array(_offset_share(attentions, offsets == 1)),  # [L, H]
+        to_self=frozen_array(_offset_share(attentions, offsets == 0)),  # [L, H]
     )
 
 
 def head_roles(stats: HeadStatistics) -> tuple[tuple[str, ...], ...]:
     """[L][H] the role each head plays in this analysis: the first rule of ``ROLES`` that holds."""
-    broad = BROAD_ENTROPY * math.log(stats.num_tokens)
+    broad = BROAD_ENTROPY * math.log(max(stats.num_keys, 1))
     shares = (stats.to_previous, stats.to_next, stats.to_cls, stats.to_sep, stats.to_punctuation, stats.to_self)
     L, H = stats.entropy.shape
 
@@ -237,15 +267,17 @@ def _entropy(attentions: np.ndarray) -> np.ndarray:
     return -np.einsum("...ij,...ij->...i", attentions, logs)  # [..., T]
 
 
-def _share(attentions: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """[L, H, T, T] -> [L, H] attention on ``columns`` [T] bool, mean over query rows."""
-    return (attentions @ columns.astype(attentions.dtype)).mean(axis=-1)  # [L, H]
+def _row_mean(values: np.ndarray) -> np.ndarray:
+    """[L, H, R] -> [L, H] mean over rows; zeros when the view has no rows."""
+    return values.mean(axis=-1) if values.shape[-1] else np.zeros(values.shape[:-1])
 
 
-def _diagonal_mean(attentions: np.ndarray, offset: int) -> np.ndarray:
-    """[L, H, T, T] -> [L, H] mean of A[i, i + offset] over the rows that have such a key; 0 if none do."""
-    diagonal = np.diagonal(attentions, offset=offset, axis1=-2, axis2=-1)  # [L, H, T - |offset|]
-    return diagonal.mean(axis=-1) if diagonal.shape[-1] else np.zeros(attentions.shape[:2])  # [L, H]
+def _offset_share(attentions: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """[L, H, R, C] -> [L, H] each row's weight on its paired column ([R, C] bool, at most one per row), mean over
+    the rows that have one; 0 if none do."""
+    having = pairs.any(axis=-1)  # [R]
+    picked = np.einsum("lhij,ij->lhi", attentions, pairs.astype(np.float32))  # [L, H, R]
+    return _row_mean(picked[..., having])
 
 
 def is_punctuation(token: str) -> bool:
@@ -299,7 +331,7 @@ def merge_words(matrix: np.ndarray, analysis: Analysis) -> tuple[np.ndarray, tup
     members = np.zeros((len(labels), len(units)))  # [W, T] one-hot
     members[units, np.arange(len(units))] = 1.0
     means = members / members.sum(axis=1, keepdims=True)  # [W, T] each row averages a word's pieces
-    merged = means @ np.asarray(matrix, dtype=np.float64) @ members.T  # [..., W, W]
+    merged = means.astype(np.float32) @ np.asarray(matrix, dtype=np.float32) @ members.T.astype(np.float32)  # [..., W, W]
     return frozen_array(merged), labels
 
 
@@ -328,17 +360,17 @@ def _renormalised(matrix: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """[..., T, T] -> [..., T, K]: only the kept columns, each row rescaled to sum to 1 over them."""
     if keep.shape != (np.shape(matrix)[-1],):
         raise ValueError(f"keep has {keep.shape[0]} entries for a matrix of {np.shape(matrix)[-1]} tokens.")
-    kept = np.asarray(matrix, dtype=np.float64)[..., keep]  # [..., T, K]
+    kept = np.asarray(matrix, dtype=np.float32)[..., keep]  # [..., T, K]
     totals = kept.sum(axis=-1, keepdims=True)  # [..., T, 1]
     return np.divide(kept, totals, out=np.zeros_like(kept), where=totals > 0)
 
 
 @dataclass(frozen=True)
 class MatrixView:
-    """An attention matrix as a view shows it: some tokens hidden, one pair block, pieces merged into words."""
+    """Attention matrices as a view shows them: some tokens hidden, one pair block, pieces merged into words."""
 
     matrix: np.ndarray
-    """[R, C] float32."""
+    """[..., R, C] float32: the leading axes (layers, heads) of the input are kept."""
     row_names: tuple[str, ...]
     column_names: tuple[str, ...]
     row_positions: np.ndarray
@@ -347,25 +379,46 @@ class MatrixView:
     """[C] int64."""
 
 
-def view_matrix(analysis: Analysis, matrix: np.ndarray, *, words: bool = False, hide_special: bool = False,
-                hide_punctuation: bool = False, pair: str = "all") -> MatrixView:
-    """[T, T] -> what the options ask for. Hidden tokens' weight is shared out again: each row sums to 1 over
-    the tokens still shown. A pair block keeps its rows' weights as they are (the share that goes to that block)."""
-    keep = np.asarray(keep_mask(analysis, hide_special, hide_punctuation))  # [T]
-    rows, columns = (np.asarray(mask) & keep for mask in pair_block(analysis, pair))  # [T] each
-    scattered = np.zeros(np.shape(matrix))  # [T, T] hidden columns stay 0
-    scattered[:, keep] = _renormalised(matrix, keep)
+def view_matrix(analysis: Analysis, matrix: np.ndarray, options: ViewOptions = ViewOptions()) -> MatrixView:
+    """[..., T, T] -> what the options ask for, as [..., R, C]. Hidden tokens' weight is shared out again: each
+    row sums to 1 over the tokens still shown. A pair block keeps its rows' weights as they are (the share that
+    goes to that block). Computed in float32: a 12 x 12 stack at 512 tokens is 150 MB as it is."""
+    keep = np.asarray(keep_mask(analysis, options.hide_special, options.hide_punctuation))  # [T]
+    rows, columns = (np.asarray(mask) & keep for mask in pair_block(analysis, options.pair))  # [T] each
     names, positions = tuple(analysis.tokens), np.arange(analysis.num_tokens)
-    if words:
+    scattered = np.asarray(matrix, dtype=np.float32)  # [..., T, T]
+    if not keep.all():
+        scattered = np.zeros(np.shape(matrix), dtype=np.float32)  # [..., T, T] hidden columns stay 0
+        scattered[..., keep] = _renormalised(matrix, keep)
+    if options.words:
         units, names = word_units(analysis)  # [T], [W]
-        scattered, _ = merge_words(scattered, analysis)  # [W, W]
+        scattered, _ = merge_words(scattered, analysis)  # [..., W, W]
         rows, columns = (np.bincount(units, weights=mask, minlength=len(names)) > 0 for mask in (rows, columns))
         positions = np.arange(len(names))
-    chosen = np.asarray(scattered)[np.ix_(rows, columns)]  # [R, C]
-    return MatrixView(matrix=frozen_array(chosen), row_names=tuple(np.array(names, dtype=object)[rows]),
+    chosen = scattered if rows.all() and columns.all() else scattered[..., rows, :][..., columns]  # [..., R, C]
+    return MatrixView(matrix=_read_only(chosen), row_names=tuple(np.array(names, dtype=object)[rows]),
                       column_names=tuple(np.array(names, dtype=object)[columns]),
                       row_positions=frozen_array(positions[rows], np.int64),
                       column_positions=frozen_array(positions[columns], np.int64))
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """The array itself when it is already read-only float32 (no options: the analysis's own 150 MB stack), else a
+    frozen copy."""
+    return array if array.dtype == np.float32 and not array.flags.writeable else frozen_array(array)
+
+
+def unit_kinds(analysis: Analysis, words: bool) -> dict[str, np.ndarray]:
+    """[N] bool masks over tokens (N = T) or word units (N = W): 'first' ([CLS], <s>), 'separator' (the other
+    special tokens) and 'punctuation' (non-special tokens, or words, made only of punctuation)."""
+    special = np.asarray(analysis.special_mask)  # [T]
+    kinds = {"first": np.arange(analysis.num_tokens) == 0, "separator": special & (np.arange(analysis.num_tokens) > 0),
+             "punctuation": np.asarray(punctuation_mask(analysis)) & ~special}
+    if not words:
+        return kinds
+    units, labels = word_units(analysis)  # [T], [W]
+    pieces = np.bincount(units, minlength=len(labels))  # [W]
+    return {kind: np.bincount(units, weights=mask, minlength=len(labels)) == pieces for kind, mask in kinds.items()}
 
 
 def pair_block(analysis: Analysis, which: str) -> tuple[np.ndarray, np.ndarray]:
@@ -392,12 +445,20 @@ def pair_block(analysis: Analysis, which: str) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True, eq=False)
 class Comparison:
-    """How attention changes from sentence a to sentence b, on the tokens both share."""
+    """How attention changes from sentence a to sentence b, on the rows and columns both views share."""
 
-    aligned: tuple[tuple[int, int], ...]
-    """[K] (index in a, index in b) of tokens matched as equal, in order."""
+    rows: tuple[tuple[int, int], ...]
+    """[R] (row in a's view, row in b's view) of query tokens matched as equal, in order."""
+    columns: tuple[tuple[int, int], ...]
+    """[C] the same for key columns (equal to ``rows`` unless a pair block is chosen)."""
+    row_names: tuple[str, ...]
+    row_positions: np.ndarray
+    """[R] int64 positions in a (word-unit numbers when merged)."""
+    column_names: tuple[str, ...]
+    column_positions: np.ndarray
+    """[C] int64."""
     difference: np.ndarray
-    """[L, H, K, K] b's attention minus a's between aligned tokens; rows are not renormalised, so the mass
+    """[L, H, R, C] b's attention minus a's between aligned tokens; rows are not renormalised, so the mass
     a row gives to unaligned tokens is simply left out."""
     change: np.ndarray
     """[L, H] mean absolute difference per head (0 when nothing is aligned)."""
@@ -405,17 +466,32 @@ class Comparison:
     """(layer, head, change), most changed first."""
 
 
-def compare(a: Analysis, b: Analysis) -> Comparison:
-    """Align the two token sequences (equal tokens only) and measure how each head's attention changed."""
+def compare(a: Analysis, b: Analysis, options: ViewOptions = ViewOptions()) -> Comparison:
+    """Align the two views' tokens (equal names only) and measure how each head's attention changed."""
     if (a.num_layers, a.num_heads) != (b.num_layers, b.num_heads):
         raise ValueError("Both analyses must come from the same model to be compared.")
-    matcher = difflib.SequenceMatcher(None, a.tokens, b.tokens, autojunk=False)  # autojunk would drop frequent tokens
-    aligned = tuple((block.a + k, block.b + k) for block in matcher.get_matching_blocks() for k in range(block.size))
-    in_a = [i for i, _ in aligned]  # [K]
-    in_b = [j for _, j in aligned]  # [K]
-    difference = b.attentions[:, :, in_b][..., in_b] - a.attentions[:, :, in_a][..., in_a]  # [L, H, K, K]
-    change = np.abs(difference).mean(axis=(-2, -1)) if aligned else np.zeros((a.num_layers, a.num_heads))  # [L, H]
+    view_a, view_b = view_matrix(a, a.attentions, options), view_matrix(b, b.attentions, options)
+    rows = _aligned(view_a.row_names, view_b.row_names)
+    columns = _aligned(view_a.column_names, view_b.column_names)
+    (rows_a, rows_b), (columns_a, columns_b) = _sides(rows), _sides(columns)
+    difference = (view_b.matrix[..., rows_b, :][..., columns_b]
+                  - view_a.matrix[..., rows_a, :][..., columns_a])  # [L, H, R, C]
+    empty = difference.size == 0
+    change = np.zeros((a.num_layers, a.num_heads)) if empty else np.abs(difference).mean(axis=(-2, -1))  # [L, H]
     ranked = sorted(((layer, head, float(change[layer, head])) for layer in range(a.num_layers)
                      for head in range(a.num_heads)), key=lambda item: -item[2])
-    return Comparison(aligned=aligned, difference=frozen_array(difference), change=frozen_array(change),
-                      ranked=tuple(ranked))
+    return Comparison(rows=rows, columns=columns, row_names=tuple(view_a.row_names[i] for i in rows_a),
+                      row_positions=frozen_array(view_a.row_positions[rows_a], np.int64),
+                      column_names=tuple(view_a.column_names[i] for i in columns_a),
+                      column_positions=frozen_array(view_a.column_positions[columns_a], np.int64),
+                      difference=frozen_array(difference), change=frozen_array(change), ranked=tuple(ranked))
+
+
+def _aligned(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+    """(index in a, index in b) of the names difflib matches as equal, in order."""
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)  # autojunk would drop frequent tokens
+    return tuple((block.a + k, block.b + k) for block in matcher.get_matching_blocks() for k in range(block.size))
+
+
+def _sides(pairs: tuple[tuple[int, int], ...]) -> tuple[list[int], list[int]]:
+    return [i for i, _ in pairs], [j for _, j in pairs]

@@ -11,7 +11,7 @@ from scipy.stats import spearmanr
 
 from bertviz_core import analyze
 from bertviz_core.analysis import frozen_array
-from bertviz_core.attention import (PAIR_BLOCKS, ROLES, HeadStatistics, compare, filtered, head_roles,
+from bertviz_core.attention import (PAIR_BLOCKS, ROLES, HeadStatistics, ViewOptions, compare, filtered, head_roles,
                                     head_statistics, is_punctuation, keep_mask, merge_words, norm_maps, pair_block,
                                     rollout, spearman, token_views, view_matrix, word_units)
 from bertviz_core.qkv import value_norms
@@ -158,7 +158,7 @@ def test_token_views_read_the_three_maps_and_agree_like_scipy(embedded, pair):
                               (agreement.raw_norm, (views.raw, views.norm)),
                               (agreement.rollout_norm, (views.rollout, views.norm))]:
             assert value == pytest.approx(spearmanr(a, b).statistic, abs=1e-9)
-    with pytest.raises(ValueError, match="token"):
+    with pytest.raises(ValueError, match="row"):
         token_views(pair, rolled, maps, 0, pair.num_tokens)
 
 
@@ -206,7 +206,7 @@ def stats_with(T=10, **shares):
     """A one-head HeadStatistics with the given shares, everything else 0."""
     fields = {name: frozen_array([[shares.get(name, 0.0)]])
               for name in ("entropy", "to_cls", "to_sep", "to_punctuation", "to_previous", "to_next", "to_self")}
-    return HeadStatistics(num_tokens=T, **fields)
+    return HeadStatistics(num_keys=T, **fields)
 
 
 def test_head_roles_follow_the_documented_thresholds():
@@ -302,7 +302,7 @@ def test_pair_block_selects_the_sentence_blocks(pair, embedded):
 def test_identical_sentences_do_not_change(embedded):
     a, b = analyze(embedded, SENTENCE), analyze(embedded, SENTENCE)
     result = compare(a, b)
-    assert result.aligned == tuple((i, i) for i in range(a.num_tokens))
+    assert result.rows == result.columns == tuple((i, i) for i in range(a.num_tokens))
     assert not result.difference.any() and not result.change.any()
 
 
@@ -310,7 +310,7 @@ def test_one_word_swapped(embedded):
     a, b = analyze(embedded, "The cat sat on the mat."), analyze(embedded, "The dog sat on the mat.")
     result = compare(a, b)
     assert a.tokens[2] == "cat" and b.tokens[2] == "dog"
-    assert result.aligned == tuple((i, i) for i in range(a.num_tokens) if i != 2)
+    assert result.rows == result.columns == tuple((i, i) for i in range(a.num_tokens) if i != 2)
     L, H, K = a.num_layers, a.num_heads, a.num_tokens - 1
     assert result.difference.shape == (L, H, K, K) and result.change.shape == (L, H)
     assert read_only_float32(result.difference, result.change)
@@ -354,7 +354,7 @@ def test_every_function_handles_the_length(embedded, size):
     assert kept.shape == (T - min(T, 2),) * 2
     assert all(mask.all() for mask in pair_block(result, "all"))
     comparison = compare(result, result)
-    assert len(comparison.aligned) == T and not comparison.change.any()
+    assert len(comparison.rows) == T and not comparison.change.any()
 
 
 def test_view_matrix_hides_renormalises_and_merges(embedded):
@@ -363,15 +363,100 @@ def test_view_matrix_hides_renormalises_and_merges(embedded):
     plain = view_matrix(result, matrix)
     np.testing.assert_allclose(plain.matrix, matrix, atol=1e-6)
     assert plain.row_names == result.tokens
-    hidden = view_matrix(result, matrix, hide_special=True, hide_punctuation=True)
+    hidden = view_matrix(result, matrix, ViewOptions(hide_special=True, hide_punctuation=True))
     assert not {"[CLS]", "[SEP]", ",", "."} & set(hidden.row_names + hidden.column_names)
     np.testing.assert_allclose(hidden.matrix.sum(axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(hidden.matrix, filtered(matrix, keep_mask(result, True, True)), atol=1e-6)
-    words = view_matrix(result, matrix, words=True)
+    words = view_matrix(result, matrix, ViewOptions(words=True))
     assert "unaffable" in words.row_names and "##ffa" not in words.row_names
     np.testing.assert_allclose(words.matrix.sum(axis=1), 1.0, atol=1e-5)
-    block = view_matrix(result, matrix, pair="A->B", words=True)
+    block = view_matrix(result, matrix, ViewOptions(pair="A->B", words=True))
     assert "clerk" in block.row_names and "returned" in block.column_names and "clerk" not in block.column_names
     rows, columns = pair_block(result, "A->B")
-    np.testing.assert_allclose(view_matrix(result, matrix, pair="A->B").matrix, matrix[np.ix_(rows, columns)],
+    np.testing.assert_allclose(view_matrix(result, matrix, ViewOptions(pair="A->B")).matrix, matrix[np.ix_(rows, columns)],
                                atol=1e-6)
+
+
+# --- The options apply to every view ---
+
+OPTION_SETS = [ViewOptions(hide_special=True), ViewOptions(hide_punctuation=True, words=True),
+               ViewOptions(pair="A->B"), ViewOptions(pair="B->A", hide_special=True, words=True)]
+
+
+@pytest.mark.parametrize("options", OPTION_SETS, ids=str)
+def test_a_stack_is_viewed_head_by_head(pair, options):
+    stacked = view_matrix(pair, pair.attentions, options)
+    R, C = len(stacked.row_names), len(stacked.column_names)
+    assert stacked.matrix.shape == (pair.num_layers, pair.num_heads, R, C) and read_only_float32(stacked.matrix)
+    for layer, head in [(0, 0), (3, 9)]:
+        single = view_matrix(pair, pair.attentions[layer, head], options)
+        assert (single.row_names, single.column_names) == (stacked.row_names, stacked.column_names)
+        np.testing.assert_allclose(stacked.matrix[layer, head], single.matrix, atol=1e-6)
+
+
+@pytest.mark.parametrize("options", OPTION_SETS, ids=str)
+def test_head_statistics_follow_the_options(pair, options):
+    stats = head_statistics(pair, options)
+    view = view_matrix(pair, pair.attentions[2, 7], options)  # [R, C] computed head by head
+    a, rows, columns = view.matrix.astype(np.float64), list(view.row_positions), list(view.column_positions)
+    names = view.column_names
+    first = [j for j, p in enumerate(columns) if p == 0]
+    seps = [j for j, name in enumerate(names) if name == "[SEP]" and columns[j] != 0]
+    marks = [j for j, name in enumerate(names) if name in {".", ","}]
+    R = len(rows)
+    expected = {
+        "entropy": sum(-sum(p * math.log(p) for p in a[i] if p > 0) for i in range(R)) / R,
+        "to_cls": sum(a[i, j] for i in range(R) for j in first) / R,
+        "to_sep": sum(a[i, j] for i in range(R) for j in seps) / R,
+        "to_punctuation": sum(a[i, j] for i in range(R) for j in marks) / R,
+    }
+    for name, offset in [("to_previous", -1), ("to_next", 1), ("to_self", 0)]:
+        pairs = [(i, columns.index(rows[i] + offset)) for i in range(R) if rows[i] + offset in columns]
+        expected[name] = sum(a[i, j] for i, j in pairs) / len(pairs) if pairs else 0.0
+    for name, value in expected.items():
+        assert getattr(stats, name)[2, 7] == pytest.approx(value, abs=1e-5), name
+    assert stats.num_keys == len(columns)
+    if options.hide_special:
+        assert not stats.to_cls.any() and not stats.to_sep.any()
+
+
+def test_options_describe_themselves():
+    assert ViewOptions().describe() == ""
+    assert ViewOptions(hide_special=True, words=True, pair="A->B").describe() == (
+        "special tokens hidden, word pieces merged into words, only A->B")
+
+
+def test_head_statistics_of_a_view_with_no_rows_are_zero(embedded):
+    result = analyze(embedded, ".")
+    stats = head_statistics(result, ViewOptions(hide_special=True, hide_punctuation=True))
+    assert stats.num_keys == 0 and not stats.entropy.any() and not stats.to_self.any()
+    assert {role for layer in head_roles(stats) for role in layer} == {"broad"}
+
+
+@pytest.mark.parametrize("options", OPTION_SETS, ids=str)
+def test_compare_follows_the_options(embedded, options):
+    a = analyze(embedded, "The cat sat on the mat.", "It purred.")
+    b = analyze(embedded, "The dog sat on the mat.", "It purred.")
+    result = compare(a, b, options)
+    view_a, view_b = (view_matrix(x, x.attentions, options) for x in (a, b))
+    assert result.row_names == tuple(view_a.row_names[i] for i, _ in result.rows)
+    assert result.column_names == tuple(view_b.column_names[j] for _, j in result.columns)
+    i, j = result.rows[-1]
+    k, m = result.columns[0]
+    assert result.difference[4, 7, -1, 0] == pytest.approx(view_b.matrix[4, 7, j, m] - view_a.matrix[4, 7, i, k],
+                                                            abs=1e-6)
+    if options.hide_special:
+        assert "[CLS]" not in result.row_names + result.column_names
+    assert result.difference.shape == (a.num_layers, a.num_heads, len(result.rows), len(result.columns))
+
+
+@pytest.mark.parametrize("options", OPTION_SETS, ids=str)
+def test_token_views_follow_the_options(embedded, pair, options):
+    rolled, maps = rollout(pair.attentions), norm_maps(embedded, pair)
+    views = token_views(pair, rolled, maps, 3, 1, options)
+    raw = view_matrix(pair, pair.attentions[3].mean(axis=0), options)
+    np.testing.assert_allclose(views.raw, raw.matrix[1], atol=1e-6)
+    np.testing.assert_allclose(views.rollout, view_matrix(pair, rolled[3], options).matrix[1], atol=1e-6)
+    norm = view_matrix(pair, maps.summed[3], options).matrix[1]
+    np.testing.assert_allclose(views.norm, norm / norm.sum(), atol=1e-6)
+    assert views.row_name == raw.row_names[1] and views.column_names == raw.column_names

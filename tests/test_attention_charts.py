@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 from bertviz_core import analyze
-from bertviz_core.attention import compare, head_statistics, norm_maps, rollout, token_views
+from bertviz_core.attention import (ViewOptions, compare, head_statistics, norm_maps, rollout, token_views,
+                                    view_matrix)
 from bertviz_core.charts.attention import (difference_heatmap, head_grid, head_view, model_view, mosaic, pooled,
                                            model_view_cell, strongest_links, token_comparison)
+from bertviz_core.charts.labels import token_labels
 
 
 
@@ -32,21 +34,21 @@ def by_length(embedded):
 def test_every_view_builds_at_every_length(embedded, by_length, length):
     result = by_length[length]
     assert result.num_tokens == length
-    figure, drawn, omitted = head_view(result, 0, [0, 3], top_k=3)
+    figure, drawn, omitted = head_view(view_matrix(result, result.attentions[0]), 0, [0, 3], top_k=3)
     assert drawn + omitted == int((result.attentions[0, [0, 3]] > 0).sum())
-    assert model_view(result).data[0].z.dtype == np.uint8
+    assert model_view(view_matrix(result, result.attentions)).data[0].z.dtype == np.uint8
     stats = head_statistics(result)
     assert head_grid(stats.entropy, "entropy", "nats").data[0].z.shape == (6, 12)
     if length > 1:
         norms = norm_maps(embedded, result)
         views = token_views(result, rollout(result.attentions), norms, 2, 1)
-        assert len(token_comparison(views, result.tokens).data) == 3
+        assert len(token_comparison(views).data) == 3
 
 
 def test_model_view_of_a_12_by_12_model_at_512_tokens_stays_under_8_mb(by_length):
     result = by_length[512]
     twelve = dataclasses.replace(result, attentions=np.concatenate([result.attentions, result.attentions]))
-    sent = model_view(twelve).to_json()
+    sent = model_view(view_matrix(twelve, twelve.attentions)).to_json()
     assert len(sent) < 8_000_000
     z = json.loads(sent)["data"][0]["z"]
     assert z["dtype"] == "u1" and "bdata" in z  # binary, not JSON text
@@ -77,7 +79,7 @@ def test_strongest_links_top_k_threshold_and_focus():
 
 
 def test_model_view_cells_are_clickable_with_1_based_layer_and_head(by_length):
-    markers = model_view(by_length[128]).data[1]
+    markers = model_view(view_matrix(by_length[128], by_length[128].attentions)).data[1]
     assert markers.customdata.shape == (72, 2) and markers.customdata[0].tolist() == [1, 1]
     assert markers.customdata[-1].tolist() == [6, 12] and markers.marker.color == "rgba(0,0,0,0)"
     for index in (0, 28, 71):  # the marker a click reports -> the head it sits on
@@ -89,6 +91,34 @@ def test_difference_heatmap_is_signed(embedded):
     a, b = analyze(embedded, "The cat sat on the mat."), analyze(embedded, "The dog sat on the mat.")
     comparison = compare(a, b)
     layer, head, _ = comparison.ranked[0]
-    figure = difference_heatmap(comparison.difference[layer, head], ["x"] * len(comparison.aligned),
-                                ["x"] * len(comparison.aligned), "B − A")
+    figure = difference_heatmap(comparison.difference[layer, head], ["x"] * len(comparison.rows),
+                                ["x"] * len(comparison.columns), "B − A")
     assert figure.data[0].zmin == -figure.data[0].zmax and figure.data[0].zmid == 0
+
+
+def test_head_and_model_views_draw_what_the_options_show(embedded):
+    result = analyze(embedded, "The cat sat on the mat.", "It purred loudly.")
+    block = view_matrix(result, result.attentions, ViewOptions(pair="A->B", words=True))  # [L, H, R, C]
+    R, C = len(block.row_names), len(block.column_names)
+    assert (R, C) == (9, 5)  # [CLS] the cat sat on the mat . [SEP] -> it purred loudly . [SEP]
+    figure, drawn, omitted = head_view(view_matrix(result, result.attentions[2], ViewOptions(pair="A->B",
+                                                                                              words=True)), 2, [1])
+    left, right = figure.data[-2], figure.data[-1]
+    assert list(left.text) == token_labels(block.row_names, block.row_positions)
+    assert list(right.text) == token_labels(block.column_names, block.column_positions)
+    assert drawn + omitted == int((block.matrix[2, 1] > 0).sum())
+    lines = [y for trace in figure.data[:-2] for y in trace.y if y is not None and not np.isnan(y)]
+    assert min(lines) > -max(R, C) and max(lines) <= 0
+    image = model_view(block, cell=96).data[0].z
+    assert image.shape == (result.num_layers * (R + 2), result.num_heads * (C + 2))
+    cell = image[2 * (R + 2):2 * (R + 2) + R, 1 * (C + 2):1 * (C + 2) + C]  # layer 3, head 2
+    expected = np.round(254 * block.matrix[2, 1] / block.matrix[2, 1].max())
+    np.testing.assert_array_equal(cell, expected.astype(np.uint8))
+
+
+def test_pooled_shrinks_each_side_on_its_own():
+    matrix = np.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(pooled(matrix, 2), [[5, 7], [9, 11]])
+    np.testing.assert_array_equal(pooled(matrix, 3), [[1, 3], [5, 7], [9, 11]])  # 4 columns: 2 blocks of 2
+    assert pooled(np.zeros((130, 130)), 96).shape == (65, 65)  # blocks of 2, none left empty
+    assert pooled(np.zeros((512, 512)), 96).shape == (86, 86) and pooled(np.zeros((90, 90)), 96).shape == (90, 90)

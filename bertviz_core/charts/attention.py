@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..analysis import Analysis
-from ..attention import TokenViews
+from ..attention import MatrixView, TokenViews
 from .labels import token_labels
 
 HEAD_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -48,39 +48,49 @@ def head_heatmap(analysis: Analysis, layer: int, head: int) -> go.Figure:
 # ---------------------------------------------------------------------------------------------
 
 
+def pooled_size(n: int, size: int) -> int:
+    """How many blocks ``pooled`` makes of n rows: at most ``size``, each of ceil(n / size) rows, none empty."""
+    return -(-n // -(-n // size)) if n > size else n
+
+
 def pooled(matrix: np.ndarray, size: int) -> np.ndarray:
-    """[T, T] -> [s, s] with s = min(T, size), by the maximum of each block, so thin patterns (a diagonal) survive."""
-    T = matrix.shape[0]
-    if T <= size:
-        return matrix
-    block = -(-T // size)  # ceil
-    padded = np.zeros((block * size, block * size), dtype=matrix.dtype)  # [s*b, s*b]
-    padded[:T, :T] = matrix
-    return padded.reshape(size, block, size, block).max(axis=(1, 3))  # [s, s]
+    """[R, C] -> [pooled_size(R), pooled_size(C)] by the maximum of each block, so thin patterns (a diagonal)
+    survive."""
+    for axis in (0, 1):
+        n = matrix.shape[axis]
+        if n > size:
+            block, blocks = -(-n // size), pooled_size(n, size)
+            padding = [(0, 0), (0, 0)]
+            padding[axis] = (0, block * blocks - n)
+            padded = np.pad(matrix, padding)
+            matrix = padded.reshape((blocks, block, -1) if axis == 0 else (-1, blocks, block)).max(axis=axis + 1)
+    return matrix
 
 
 def mosaic(attentions: np.ndarray, cell: int = 96, gap: int = 2) -> np.ndarray:
-    """[L, H, T, T] -> one uint8 image [L*(s+gap), H*(s+gap)], each head scaled to its own maximum (0..254).
+    """[L, H, R, C] -> one uint8 image [L*(r+gap), H*(c+gap)] with r, c = pooled_size(R, C), each head scaled to
+    its own maximum (0..254).
 
     255 marks the gaps between cells. uint8 is sent to the browser as binary: 12 x 12 heads at 96 x 96 pixels
     is about 1.1 MB, whatever the token count.
     """
-    L, H, T, _ = attentions.shape
-    s = min(T, cell)
-    image = np.full((L * (s + gap), H * (s + gap)), 255, dtype=np.uint8)
+    L, H, R, C = attentions.shape
+    r, c = pooled_size(R, cell), pooled_size(C, cell)
+    image = np.full((L * (r + gap), H * (c + gap)), 255, dtype=np.uint8)
     for layer in range(L):
         for head in range(H):
-            small = pooled(attentions[layer, head], s)  # [s, s]
-            scaled = np.round(254 * small / max(float(small.max()), 1e-12)).astype(np.uint8)
-            top, left = layer * (s + gap), head * (s + gap)
-            image[top:top + s, left:left + s] = scaled
+            small = pooled(attentions[layer, head], cell)  # [r, c]
+            scaled = np.round(254 * small / max(float(small.max(initial=0.0)), 1e-12)).astype(np.uint8)
+            top, left = layer * (r + gap), head * (c + gap)
+            image[top:top + r, left:left + c] = scaled
     return image
 
 
-def model_view(analysis: Analysis, cell: int = 96) -> go.Figure:
-    """All layers x heads as one heatmap image; an invisible marker over each cell makes it clickable."""
-    image = mosaic(analysis.attentions, cell)
-    L, H = analysis.num_layers, analysis.num_heads
+def model_view(view: MatrixView, cell: int = 96) -> go.Figure:
+    """All layers x heads of a [L, H, R, C] view as one heatmap image; an invisible marker over each cell makes it
+    clickable."""
+    image = mosaic(view.matrix, cell)
+    L, H = view.matrix.shape[:2]
     step_y, step_x = image.shape[0] / L, image.shape[1] / H
     layers, heads = np.meshgrid(np.arange(L), np.arange(H), indexing="ij")  # [L, H] each
     figure = go.Figure([
@@ -131,40 +141,43 @@ class Links:
 
 def strongest_links(matrix: np.ndarray, top_k: int, threshold: float = 0.0,
                     focus: int | None = None) -> Links:
-    """Per row, the ``top_k`` strongest links at or above ``threshold`` (only row ``focus`` when given)."""
-    T = matrix.shape[0]
-    rows = np.arange(T) if focus is None else np.array([focus])
-    k = max(1, min(top_k, T))
-    best = np.argsort(-matrix[rows], axis=1, kind="stable")[:, :k]  # [R, k]
-    row_index = np.repeat(rows, k)  # [R*k]
-    column_index = best.ravel()  # [R*k]
-    weights = matrix[row_index, column_index]  # [R*k]
+    """Per row of an [R, C] matrix, the ``top_k`` strongest links at or above ``threshold`` (only row ``focus``
+    when given)."""
+    R, C = matrix.shape
+    rows = np.arange(R) if focus is None else np.array([focus])
+    k = max(1, min(top_k, C))
+    best = np.argsort(-matrix[rows], axis=1, kind="stable")[:, :k]  # [rows, k]
+    row_index = np.repeat(rows, k)  # [rows*k]
+    column_index = best.ravel()  # [rows*k]
+    weights = matrix[row_index, column_index]  # [rows*k]
     keep = weights >= max(threshold, 1e-12)
     nonzero = int((matrix[rows] > 0).sum())
     return Links(rows=row_index[keep], columns=column_index[keep], weights=weights[keep].astype(np.float32),
                  omitted=nonzero - int(keep.sum()))
 
 
-def head_view(analysis: Analysis, layer: int, heads: list[int], top_k: int = 5, threshold: float = 0.0,
+def head_view(view: MatrixView, layer: int, heads: list[int], top_k: int = 5, threshold: float = 0.0,
               focus: int | None = None) -> tuple[go.Figure, int, int]:
-    """bertviz's head view: a line from each token (left) to the tokens it attends to (right), opacity = weight.
+    """bertviz's head view of one layer's [H, R, C] view: a line from each query row (left) to the key columns it
+    attends to (right), opacity = weight. ``focus`` is a row of the view.
 
     Returns the figure, the number of lines drawn and the number of non-zero links left out.
     """
-    labels = token_labels(analysis.tokens)
-    T = analysis.num_tokens
+    sides = ((0.0, "left", token_labels(view.row_names, view.row_positions)),
+             (1.0, "right", token_labels(view.column_names, view.column_positions)))
     figure, drawn, omitted = go.Figure(), 0, 0
     for head in heads:
-        links = strongest_links(analysis.attentions[layer, head], top_k, threshold, focus)
+        links = strongest_links(view.matrix[head], top_k, threshold, focus)
         drawn, omitted = drawn + len(links.weights), omitted + links.omitted
         for trace in _line_traces(links, head):
             figure.add_trace(trace)
-    for x, side in ((0.0, "left"), (1.0, "right")):
+    for x, side, labels in sides:
         figure.add_trace(go.Scatter(
-            x=[x] * T, y=-np.arange(T), mode="text", text=labels, showlegend=False,
-            textposition="middle left" if side == "left" else "middle right", customdata=np.arange(T),
+            x=[x] * len(labels), y=-np.arange(len(labels)), mode="text", text=labels, showlegend=False,
+            textposition="middle left" if side == "left" else "middle right", customdata=np.arange(len(labels)),
             hovertemplate="%{text}<extra>" + ("click to isolate" if side == "left" else "") + "</extra>",
         ))
+    T = max(len(labels) for _, _, labels in sides)
     figure.update_layout(
         title=f"Layer {layer + 1}: lines from each token (left) to what it attends to (right)",
         xaxis=dict(visible=False, range=[-0.6, 1.6]), yaxis=dict(visible=False, range=[-T + 0.5, 0.8]),
@@ -217,14 +230,15 @@ def head_grid(values: np.ndarray, title: str, colour_title: str, labels: list[li
     return figure
 
 
-def token_comparison(views: TokenViews, tokens) -> go.Figure:
-    """One token's row in three views side by side: raw attention, rollout and value norms, each summing to 1."""
-    labels = token_labels(tokens)
+def token_comparison(views: TokenViews) -> go.Figure:
+    """One query's row in three views side by side: raw attention, rollout and value norms, each summing to 1."""
+    labels = token_labels(views.column_names, views.column_positions)
+    query = token_labels([views.row_name], [views.row_position])[0]
     series = (("raw attention (mean of heads)", views.raw), ("rollout", views.rollout),
               ("value-norm weighting", views.norm))
     figure = go.Figure([go.Bar(x=labels, y=values, name=name, hovertemplate="%{x}: %{y:.3f}<extra>" + name +
                                "</extra>") for name, values in series])
-    figure.update_layout(barmode="group", title=f"Where {labels[views.token]} looks, three ways, at layer "
-                         f"{views.layer + 1}", xaxis=dict(type="category"), yaxis_title="share",
+    figure.update_layout(barmode="group", title=f"Where {query} looks, three ways, at layer {views.layer + 1}",
+                         xaxis=dict(type="category"), yaxis_title="share",
                          height=360, margin=dict(l=20, r=20, t=50, b=20), legend=dict(orientation="h"))
     return figure
