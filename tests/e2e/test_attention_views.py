@@ -45,3 +45,16 @@ def test_click_a_token_in_the_head_view_to_isolate_it(app_url, page):
     page.wait_for_function("() => document.body.innerText.includes('3 lines drawn;')", timeout=60_000)
     wait_idle(page)
     assert "focus=6" in page.url  # position 5, after the "every token" choice
+
+
+def test_options_reach_the_head_view_and_the_model_view(app_url, page):
+    page.goto(f"{app_url}/attention?text={TEXT}&view=Head+view&top_k=3&hide_special=1&words=1")
+    page.wait_for_selector("[data-testid='stPlotlyChart'] .textpoint", timeout=120_000)
+    wait_idle(page)
+    labels = page.locator("[data-testid='stPlotlyChart'] .textpoint").all_text_contents()
+    assert "2 unaffable" in labels and not any("[CLS]" in label or "##" in label for label in labels)
+    assert page.get_by_text("special tokens hidden, word pieces merged into words").count() == 1
+    page.get_by_test_id("stRadio").filter(has_text="Heatmap").get_by_text("Model view", exact=True).click()
+    wait_for_chart_title(page, "All 6 layers x 12 heads")
+    wait_idle(page)
+    assert page.locator("[data-testid='stException']").count() == 0
