@@ -139,8 +139,8 @@ def analyze(
         segment_ids=frozen_array(_segment_ids(encoding), np.int64),
         offsets=frozen_array(encoding["offset_mapping"][0], np.int64),
         position_ids=frozen_array(parts["position_ids"].reshape(-1)[-len(ids):], np.int64),
-        attentions=frozen_array(torch.stack(output.attentions)[:, 0]),
-        hidden_states=frozen_array(torch.stack(output.hidden_states)[:, 0]),
+        attentions=_frozen_stack(output.attentions),
+        hidden_states=_frozen_stack(output.hidden_states),
         token_embeddings=frozen_array(parts["token"][0]),
         position_embeddings=frozen_array(parts["position"].expand_as(parts["token"])[0]),
         segment_embeddings=frozen_array(parts.get("segment", torch.zeros_like(parts["token"]))[0]),
@@ -190,8 +190,7 @@ def _mask_predictions(model: LoadedModel, ids: torch.Tensor, last_hidden: torch.
     if len(positions) == 0:
         return ()
     logits = model.mlm_logits(last_hidden[positions]).float()  # [N, V]
-    probs = logits.softmax(dim=-1)
-    best = probs.topk(min(top_k, logits.shape[-1]), dim=-1).indices  # [N, k]
+    probs, best = most_likely(logits, top_k)  # [N, V], [N, k]
     return tuple(
         MaskPrediction(
             position=int(position),
@@ -203,6 +202,12 @@ def _mask_predictions(model: LoadedModel, ids: torch.Tensor, last_hidden: torch.
         )
         for n, position in enumerate(positions)
     )
+
+
+def most_likely(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """[..., V] logits -> ([..., V] softmax probabilities, [..., k] ids of the k most likely entries, best first)."""
+    probs = logits.softmax(dim=-1)
+    return probs, probs.topk(min(int(k), probs.shape[-1]), dim=-1).indices
 
 
 def _global_word_ids(encoding) -> np.ndarray:
@@ -220,6 +225,16 @@ def _segment_ids(encoding) -> np.ndarray:
         current = current if sequence is None else sequence
         segments.append(current)
     return np.array(segments)
+
+
+def _frozen_stack(tensors: tuple[torch.Tensor, ...]) -> np.ndarray:
+    """N tensors [1, ...] -> read-only float32 [N, ...], copied once: torch.stack and then a numpy copy would copy
+    twice, and at 512 tokens the attentions of BERT-base are 150 MB."""
+    stacked = np.empty((len(tensors), *tensors[0].shape[1:]), dtype=np.float32)
+    for index, tensor in enumerate(tensors):
+        stacked[index] = tensor[0].float().numpy()
+    stacked.flags.writeable = False
+    return stacked
 
 
 def frozen_array(values, dtype=np.float32) -> np.ndarray:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .analysis import Analysis, InputError, frozen_array, analyze
+from .analysis import Analysis, InputError, analyze, frozen_array, most_likely
 from .loading import LoadedModel
 from .vectors import cosine_similarity, pca
 
@@ -128,10 +128,9 @@ def nearest_words(model: LoadedModel, vector_at_layer: np.ndarray, k: int = 10) 
     if vector.shape[0] != model.config.hidden_size:
         raise ValueError(f"Expected a vector of size {model.config.hidden_size}, got {vector.shape[0]}.")
     with model.lock, torch.inference_mode():
-        logits = model.mlm_logits(torch.from_numpy(vector)[None]).float()[0]  # [V]
-        best = logits.softmax(dim=-1).topk(min(int(k), logits.shape[-1]))
-    tokens = model.tokenizer.convert_ids_to_tokens(best.indices.tolist())
-    return tuple((token, float(prob)) for token, prob in zip(tokens, best.values.tolist()))
+        probs, best = most_likely(model.mlm_logits(torch.from_numpy(vector)[None]).float()[0], k)  # [V], [k]
+    tokens = model.tokenizer.convert_ids_to_tokens(best.tolist())
+    return tuple((token, float(probs[index])) for token, index in zip(tokens, best.tolist()))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from transformers import DataCollatorForLanguageModeling
 
-from .analysis import MASK_ALIAS, Analysis, InputError, MaskPrediction, analyze, frozen_array
+from .analysis import MASK_ALIAS, Analysis, InputError, MaskPrediction, analyze, frozen_array, most_likely
 from .loading import LoadedModel
 
 FATES = ("not selected", "[MASK]", "random", "unchanged")
@@ -121,8 +121,7 @@ def _positions_to_mask(analysis: Analysis, token_indices: list[int], whole_word:
 
 def _guess(model: LoadedModel, position: int, original_id: int, logits: torch.Tensor, top_k: int) -> MaskedGuess:
     """``logits`` [V] at one masked position -> its top-k and the original token's rank and probability."""
-    probs = logits.softmax(dim=-1)  # [V]
-    best = probs.topk(min(top_k, len(probs))).indices  # [k]
+    probs, best = most_likely(logits, top_k)  # [V], [k]
     return MaskedGuess(
         position=int(position),
         original_id=original_id,
@@ -174,8 +173,7 @@ def head_steps(model: LoadedModel, hidden: np.ndarray, top_k: int = 10) -> HeadS
     with model.lock, torch.inference_mode():
         transformed = model.layout.mlm_transform(model.model)(vector)  # [1, E]
         logits = model.model.get_output_embeddings()(transformed)[0].float()  # [V]
-    probs = logits.softmax(dim=-1)  # [V]
-    best = probs.topk(min(top_k, len(probs))).indices  # [k]
+    probs, best = most_likely(logits, top_k)  # [V], [k]
     return HeadSteps(
         hidden=frozen_array(vector[0]),
         hidden_norm=float(vector[0].norm()),
@@ -214,10 +212,9 @@ def logit_lens(model: LoadedModel, hidden_states: np.ndarray, position: int, top
         raise InputError(f"There is no token {position}; the text has {hidden_states.shape[1]} tokens.")
     vectors = torch.tensor(np.asarray(hidden_states[:, position], dtype=np.float32))  # [L + 1, D]
     with model.lock, torch.inference_mode():
-        probs = model.mlm_logits(vectors).float().softmax(dim=-1)  # [L + 1, V]
-    best = probs.topk(min(top_k, probs.shape[-1]), dim=-1)  # [L + 1, k]
-    return LogitLens(position=int(position), token_ids=frozen_array(best.indices, np.int64),
-                     tokens=tuple(_tokens(model, row) for row in best.indices), probs=frozen_array(best.values))
+        probs, best = most_likely(model.mlm_logits(vectors).float(), top_k)  # [L + 1, V], [L + 1, k]
+    return LogitLens(position=int(position), token_ids=frozen_array(best, np.int64),
+                     tokens=tuple(_tokens(model, row) for row in best), probs=frozen_array(probs.gather(-1, best)))
 
 
 # ---------------------------------------------------------------------------------------------
