@@ -48,8 +48,9 @@ else:
     st.caption("Press the button to train: a few hundred steps of gradient descent on the examples above.")
 
 st.subheader("Semantic similarity")
-st.markdown("Sentences whose mean-pooled vectors point the same way mean similar things. The embedded "
-            "all-MiniLM-L6-v2 was trained for exactly this; a plain BERT gives rougher similarities.")
+st.markdown("Sentences whose mean-pooled vectors point the same way mean similar things. all-MiniLM-L6-v2 "
+            "(pick *embedded* as the model) was trained for exactly this; a plain BERT, or the offline masked-LM "
+            "model fine-tuned from it, gives rougher similarities.")
 similar = [line.strip() for line in url_text("compare", "Sentences, one per line", SENTENCES, lines=4).splitlines()
            if line.strip()]
 if len(similar) >= 2:

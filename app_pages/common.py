@@ -24,6 +24,7 @@ PRESETS = {
     "roberta-base": "roberta-base",
     "albert-base-v2": "albert-base-v2",
     "electra-small-generator": "google/electra-small-generator",
+    "bert-lens-minilm-mlm (offline, with masked-LM head)": "offline",
     "all-MiniLM-L6-v2 (embedded, offline)": "embedded",
 }
 ANALYSIS_CACHE_ENTRIES = 16

@@ -2,7 +2,7 @@
 next to bertviz's head_view and model_view on the same input (bertviz is a bench-only dependency:
 pip install -r requirements-bench.txt).
 
-    .venv/bin/python bench/attention.py [--models embedded bert-base-sized] [--lengths 16 128 512]
+    .venv/bin/python bench/attention.py [--models offline bert-base-sized] [--lengths 16 128 512]
 """
 
 from __future__ import annotations
@@ -17,10 +17,14 @@ import torch  # noqa: E402
 
 from bench.common import models, text_of, timed  # noqa: E402
 from bertviz_core import analyze  # noqa: E402
-from bertviz_core.attention import head_statistics, head_roles, norm_maps, rollout, view_matrix  # noqa: E402
+from bertviz_core.attention import (ViewOptions, head_roles, head_statistics, norm_maps, rollout,  # noqa: E402
+                                    view_matrix)
 from bertviz_core.charts import token_labels  # noqa: E402
 from bertviz_core.charts.attention import (attention_heatmap, head_grid, head_heatmap, head_view,  # noqa: E402
                                            model_view)
+
+
+WORDS = ViewOptions(words=True, hide_special=True)
 
 
 def our_views(model, analysis) -> dict:
@@ -40,6 +44,7 @@ def our_views(model, analysis) -> dict:
         "head view (all heads, top 5)": lambda: head_view(view_matrix(analysis, analysis.attentions[0]), 0,
                                                           list(range(analysis.num_heads)), top_k=5)[0],
         "model view": lambda: model_view(view_matrix(analysis, analysis.attentions)),
+        "model view, words, no specials": lambda: model_view(view_matrix(analysis, analysis.attentions, WORDS)),
         "rollout": lambda: attention_heatmap(rollout(analysis.attentions)[-1], labels, labels, "rollout"),
         "value norms": norms_view,
         "head roles": roles_view,
@@ -64,7 +69,7 @@ def sent_bytes(result) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["embedded", "bert-base-sized"])
+    parser.add_argument("--models", nargs="+", default=["offline", "bert-base-sized"])
     parser.add_argument("--lengths", nargs="+", type=int, default=[16, 128, 512])
     parser.add_argument("--no-bertviz", action="store_true")
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """analyze() against a bare forward pass at 16, 128 and 512 tokens, and the memory one analysis holds.
 
-    .venv/bin/python bench/engine.py [--models embedded bert-base-sized] [--lengths 16 128 512]
+    .venv/bin/python bench/engine.py [--models offline bert-base-sized] [--lengths 16 128 512]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def bare_forward(model, text: str, length: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["embedded", "bert-base-sized"])
+    parser.add_argument("--models", nargs="+", default=["offline", "bert-base-sized"])
     parser.add_argument("--lengths", nargs="+", type=int, default=[16, 128, 512])
     args = parser.parse_args()
     print(f"{'model':<24}{'tokens':>7}{'forward s':>11}{'analyze s':>11}{'ratio':>8}{'analysis MB':>13}")

@@ -23,8 +23,8 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bertviz_core", description="Look inside a BERT-family model.")
     commands = parser.add_subparsers(required=True, metavar="command")
-    model_option = dict(default=None, help="hub id or model directory (default: bert-base-uncased, or the "
-                                           "embedded all-MiniLM-L6-v2 when offline)")
+    model_option = dict(default=None, help="hub id, model directory, 'offline' or 'embedded' (default: "
+                                           "bert-base-uncased, or 'offline' when the hub is unreachable)")
 
     info = commands.add_parser("info", help="the model's sizes and parameter counts")
     info.add_argument("--model", **model_option)

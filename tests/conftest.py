@@ -1,4 +1,4 @@
-"""Fixtures: tiny models of every layout (loaded by path, the real loading code) and the embedded model."""
+"""Fixtures: tiny models of every layout (loaded by path, the real loading code) and the two shipped models."""
 
 from pathlib import Path
 
@@ -22,3 +22,9 @@ def tiny_models(tiny_dirs):
 @pytest.fixture(scope="session")
 def embedded():
     return load_model("embedded")
+
+
+@pytest.fixture(scope="session")
+def offline():
+    """BERT Lens's own masked-LM model (all-MiniLM-L6-v2 fine-tuned by training/train_offline_mlm.py)."""
+    return load_model("offline")

@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app_pages.catalog import PAGES
+from bad_inputs import BAD_INPUTS
+
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
@@ -76,7 +79,7 @@ def test_a_bad_model_keeps_the_previous_one(monkeypatch):
     app.sidebar.text_input(key="model_custom").set_value("/no/such/model/dir").run()
     assert not app.exception
     assert any("No model directory" in error.value for error in app.sidebar.error)
-    assert any("Still showing all-MiniLM-L6-v2" in caption.value.replace("\\", "") for caption in app.sidebar.caption)
+    assert any("Still showing bert-lens-minilm-mlm" in caption.value.replace("\\", "") for caption in app.sidebar.caption)
     assert {m.label: m.value for m in app.metric}["Layers"] == "6"
 
 
@@ -124,3 +127,13 @@ def test_masked_lm_page_with_thirty_masks(monkeypatch, tiny_dirs):
     titles = [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in app.get("plotly_chart")]
     assert sum(title.startswith("Token ") for title in titles) == 30
     assert any("Logit lens" in title for title in titles) and any(title.startswith("Seed 0") for title in titles)
+
+
+@pytest.mark.parametrize("script", [page.script for page in PAGES])
+@pytest.mark.parametrize("name", BAD_INPUTS)
+def test_every_page_takes_bad_input(script, name):
+    params, message = BAD_INPUTS[name]
+    app = open_app(script, **params)  # fails on any exception
+    shown = [element.value for element in (*app.info, *app.warning)]
+    assert message is None or any(message in value.replace("\\", "") for value in shown), shown
+    assert not app.error, [error.value for error in app.error]

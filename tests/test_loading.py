@@ -5,7 +5,8 @@ import torch
 from safetensors.torch import load_file
 
 from bertviz_core import LoadedModel, ModelLoadError, load_model
-from bertviz_core.loading import DEFAULT_HUB_MODEL, estimated_parameters, in_hub_cache, is_local_spec
+from bertviz_core.loading import (DEFAULT_HUB_MODEL, OFFLINE_MLM_NAME, estimated_parameters, in_hub_cache,
+                                  is_local_spec)
 
 from tiny_models import FAMILIES, save_tiny_model
 
@@ -53,7 +54,7 @@ def test_default_model_here_is_the_offline_fallback():
     if in_hub_cache(DEFAULT_HUB_MODEL):
         assert model.name == DEFAULT_HUB_MODEL and model.source == "cache"
     else:  # this sandbox cannot reach the hub
-        assert model.source == "embedded"
+        assert model.source == "offline" and model.name == OFFLINE_MLM_NAME and model.has_mlm_head
         assert model.reason.startswith("Offline") and DEFAULT_HUB_MODEL in model.reason
 
 

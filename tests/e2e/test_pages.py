@@ -13,7 +13,7 @@ PAGES = {  # path -> charts the page draws for a one-sentence input
     "input": 3,
     "architecture": 2,
     "attention": 1,
-    "masked-lm": 0,  # the embedded model has no masked-LM head: the page says so (tests/e2e/test_masked_lm.py)
+    "masked-lm": 0,  # no mask in the sentence yet: the page offers tokens to mask (tests/e2e/test_masked_lm.py)
     "qkv": 8,
     "context": 2,
     "applications": 1,
