@@ -10,7 +10,7 @@ from app_pages.common import current_analysis, current_lens, md
 
 model = current_lens().model
 analysis = current_analysis()
-steps = tokenization_steps(model.tokenizer, analysis.text)
+steps = tokenization_steps(model.tokenizer, analysis.text_read)  # a truncated text: only what the model read
 
 st.title("Tokenization")
 st.markdown(f"How **{model.name}**'s own tokenizer turns the sentence into the pieces and ids the model reads. "

@@ -95,6 +95,14 @@ class Analysis:
         return self.attentions.shape[1]
 
     @property
+    def text_read(self) -> str:
+        """The part of ``text`` the model read: all of it, unless truncation cut it at the token limit."""
+        if not self.truncated:
+            return self.text
+        first = (self.segment_ids == 0) & ~self.special_mask  # [T] tokens of the first text
+        return self.text[:int(self.offsets[first, 1].max(initial=0))]
+
+    @property
     def nbytes(self) -> int:
         """Memory held by the arrays, for bounding caches."""
         return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))

@@ -110,6 +110,14 @@ def test_long_text_is_truncated_and_says_so(embedded):
     assert short.num_tokens == 16 and short.max_length == 16
 
 
+def test_text_read_is_what_the_model_read(embedded):
+    short = analyze(embedded, "Cats sleep.")
+    assert short.text_read == short.text
+    long = analyze(embedded, "cats " * 700)
+    assert long.text_read == "cats " * 509 + "cats"  # 510 words between [CLS] and [SEP]
+    assert len(embedded.tokenizer(long.text_read)["input_ids"]) == long.num_tokens
+
+
 def test_pair_longer_than_the_limit_is_truncated(embedded):
     result = analyze(embedded, "first " * 400, "second " * 400)
     assert result.truncated and result.num_tokens == 512 and set(result.segment_ids) == {0, 1}
