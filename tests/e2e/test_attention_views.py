@@ -37,7 +37,7 @@ def test_click_a_token_in_the_head_view_to_isolate_it(app_url, page):
     page.goto(f"{app_url}/attention?text={TEXT}&view=Head+view&top_k=3")
     page.wait_for_selector("[data-testid='stPlotlyChart'] .textpoint", timeout=120_000)
     wait_idle(page)
-    assert page.get_by_text("33 lines drawn").count() == 1  # 11 tokens x 3 links
+    page.get_by_text("33 lines drawn").wait_for(timeout=60_000)  # 11 tokens x 3 links; fails if never shown
     # Plotly listens on the plot area above the labels: click where the label is drawn.
     label = page.locator("[data-testid='stPlotlyChart'] .textpoint").filter(has_text="5 clerk").first.bounding_box()
     page.mouse.move(label["x"] + label["width"] - 2, label["y"] + label["height"] / 2)
@@ -53,7 +53,7 @@ def test_options_reach_the_head_view_and_the_model_view(app_url, page):
     wait_idle(page)
     labels = page.locator("[data-testid='stPlotlyChart'] .textpoint").all_text_contents()
     assert "2 unaffable" in labels and not any("[CLS]" in label or "##" in label for label in labels)
-    assert page.get_by_text("special tokens hidden, word pieces merged into words").count() == 1
+    page.get_by_text("special tokens hidden, word pieces merged into words").wait_for(timeout=60_000)
     page.get_by_test_id("stRadio").filter(has_text="Heatmap").get_by_text("Model view", exact=True).click()
     wait_for_chart_title(page, "All 6 layers x 12 heads")
     wait_idle(page)
