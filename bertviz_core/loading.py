@@ -246,7 +246,8 @@ def load_model(spec: str | None = None, *, hub_timeout: float = HUB_TIMEOUT_SECO
     """Load a model by hub id or directory; with no spec, the best default this machine can reach.
 
     Default: bert-base-uncased from the local cache or the hub, otherwise BERT Lens's own offline
-    masked-LM model ('offline'). 'embedded' names the unchanged all-MiniLM-L6-v2. ``max_bytes`` refuses, before loading, a model whose weights would need more.
+    masked-LM model ('offline'). 'embedded' names the unchanged all-MiniLM-L6-v2. ``max_bytes`` refuses,
+    before loading, a model whose weights would need more.
     Raises ModelLoadError with a readable message on any failure.
     """
     spec = (spec or "").strip()
