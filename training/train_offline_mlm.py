@@ -118,7 +118,7 @@ def train(args) -> None:
         log(work, dict(event="corpus", sources=corpus.build(work)))
     base = embedded_model_dir()
     tokenizer = AutoTokenizer.from_pretrained(base)
-    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15, return_tensors="pt")
+    collator = collator_for(tokenizer)
     train_ids = blocks(tokenizer, work / "train.txt")
     validation = masked(collator, blocks(tokenizer, work / "validation.txt"), args.seed)
     model = fresh_model(base)
