@@ -34,11 +34,14 @@ pairs = [line.split(":", 1) for line in examples.splitlines() if ":" in line]
 labels, texts = [label.strip() for label, _ in pairs], [text.strip() for _, text in pairs]
 if st.button("Train the head", type="primary"):
     try:
-        st.session_state["head"] = train_head(sentence_embeddings(model, texts, pooling), labels, pooling=pooling)
+        # Keyed apart from the head pickers' "head", and tagged with the model it was trained on: another model of
+        # the same width gives different vectors, so its head would classify nonsense.
+        st.session_state["trained_head"] = (model.location, train_head(sentence_embeddings(model, texts, pooling),
+                                                                       labels, pooling=pooling))
     except InputError as error:
         st.info(md(str(error)))
-head = st.session_state.get("head")
-if head is not None and head.weight.shape[1] == model.config.hidden_size:
+trained_on, head = st.session_state.get("trained_head", (None, None))
+if head is not None and trained_on == model.location:
     st.plotly_chart(training_curve(head))
     new = [line.strip() for line in st.text_area("New sentences to classify", NEW_REVIEWS).splitlines()
            if line.strip()]

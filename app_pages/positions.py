@@ -44,8 +44,9 @@ width = url_slider("width", "Sinusoidal width (dimensions)", 2, 1024, learned.ta
                    help="Defaults to the model's embedding width, so the two tables have the same shape.")
 formula_table = sinusoidal(length, width)  # [length, width]
 model_table = learned.table[:length]  # [length, E]
-dimensions = st.multiselect("Dimensions to plot as curves", list(range(min(width, model_table.shape[1]))),
-                            default=[0, 1, 6, 7], max_selections=8)
+shared_dimensions = min(width, model_table.shape[1])
+dimensions = st.multiselect("Dimensions to plot as curves", list(range(shared_dimensions)),
+                            default=[d for d in (0, 1, 6, 7) if d < shared_dimensions], max_selections=8)
 
 for title, (sin_figure, learned_figure) in {
     "Positions x dimensions": (table_heatmap(formula_table, "Sinusoidal"),

@@ -30,6 +30,10 @@ def heatmap_of(app: AppTest) -> dict:
     return json.loads(charts[0].proto.spec)
 
 
+def chart_titles(app: AppTest) -> list[str]:
+    return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in app.get("plotly_chart")]
+
+
 def test_home_shows_the_loaded_models_numbers():
     app = open_app()
     metrics = {m.label: m.value for m in app.metric}
@@ -124,7 +128,7 @@ def test_masked_lm_page_with_thirty_masks(monkeypatch, tiny_dirs):
     monkeypatch.setenv("BERT_LENS_ALLOW_LOCAL_PATHS", "1")
     text = " ".join(["[MASK]"] * 30) + " end."
     app = open_app("app_pages/masked_lm.py", model=str(tiny_dirs["bert"]), text=text, k="3")
-    titles = [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in app.get("plotly_chart")]
+    titles = chart_titles(app)
     assert sum(title.startswith("Token ") for title in titles) == 30
     assert any("Logit lens" in title for title in titles) and any(title.startswith("Seed 0") for title in titles)
 
@@ -137,3 +141,23 @@ def test_every_page_takes_bad_input(script, name):
     shown = [element.value for element in (*app.info, *app.warning)]
     assert message is None or any(message in value.replace("\\", "") for value in shown), shown
     assert not app.error, [error.value for error in app.error]
+
+
+def test_one_session_walks_every_page_after_training_a_head():
+    """Pages share one session state: the trained classifier must not collide with the head pickers' state."""
+    app = open_app("app_pages/qkv.py")
+    app.switch_page("app_pages/applications.py").run()
+    next(button for button in app.button if button.label == "Train the head").click().run()
+    assert any("training accuracy 100%" in title for title in chart_titles(app))
+    for page in PAGES:
+        app.switch_page(page.script).run()
+        assert not app.exception, (page.script, app.exception)
+    app.switch_page("app_pages/applications.py").run()
+    assert any("training accuracy 100%" in title for title in chart_titles(app)), "the trained head is kept"
+
+
+@pytest.mark.parametrize("width", ["2", "4", "7"])
+def test_positions_page_takes_a_narrow_sinusoid(width):
+    app = open_app("app_pages/positions.py", width=width)
+    assert app.multiselect[0].value == [d for d in (0, 1, 6, 7) if d < int(width)]
+    assert len(app.get("plotly_chart")) == 8
