@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import streamlit as st
 
@@ -12,7 +12,7 @@ from bertviz_core import Analysis, InputError, LoadedModel, ModelLoadError, anal
 from bertviz_core.attention import NormMaps, norm_maps
 from bertviz_core.cache import BoundedCache
 from bertviz_core.charts import token_labels
-from bertviz_core.loading import is_local_spec
+from bertviz_core.loading import default_choice, is_local_spec
 
 DEFAULT_TEXT = "The bank of the river was flooded."
 AUTOMATIC = "Automatic"
@@ -43,6 +43,24 @@ class Lens:
 def cached_model(spec: str) -> LoadedModel:
     """One model object per spec for the whole server process, shared by every session."""
     return load_model(spec, max_bytes=max_model_bytes())
+
+
+@st.cache_resource(ttl=600, show_spinner="Looking for bert-base-uncased…")
+def automatic_choice() -> tuple[str, str]:
+    """What "Automatic" means on this server, re-checked every ten minutes (a probe may wait seconds for the hub)."""
+    return default_choice()
+
+
+def model_for(spec: str) -> LoadedModel:
+    """The model a picker spec names. "Automatic" is resolved first, so it shares the copy loaded by name rather
+    than holding a second one (440 MB for BERT-base)."""
+    if spec:
+        return cached_model(spec)
+    choice, reason = automatic_choice()
+    try:
+        return replace(cached_model(choice), reason=reason)
+    except ModelLoadError:
+        return cached_model("")  # the engine's own fallbacks
 
 
 def max_model_bytes() -> int:
@@ -109,7 +127,7 @@ def _model_picker() -> LoadedModel | None:
         spec = st.text_input("Hub id or local folder", key=_seeded("model_custom", spec_in_url),
                              placeholder="e.g. bert-large-uncased").strip()
     try:
-        model = cached_model(_allowed(spec))
+        model = model_for(_allowed(spec))
     except ModelLoadError as error:
         st.error(md(str(error)))
         model = _previous_model()
@@ -137,7 +155,7 @@ def _allowed(spec: str) -> str:
 def _previous_model() -> LoadedModel | None:
     spec = st.session_state.get("last_good_model_spec")
     try:
-        return cached_model(spec if spec is not None else "")
+        return model_for(spec or "")
     except ModelLoadError:
         return None
 

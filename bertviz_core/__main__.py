@@ -10,13 +10,15 @@ from . import InputError, ModelLoadError, analyze, load_model, model_summary
 from .export import save_npz
 
 
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
     except (InputError, ModelLoadError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # e.g. --out into a folder that does not exist
+        print(f"error: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
 
 

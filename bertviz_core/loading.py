@@ -14,13 +14,14 @@ import contextlib
 import importlib.util
 import threading
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 import torch
 from huggingface_hub import constants as hub_constants
 from huggingface_hub import try_to_load_from_cache
+from huggingface_hub.utils import HFValidationError, validate_repo_id
 from torch import nn
 from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokenizer, PretrainedConfig
@@ -37,10 +38,6 @@ HUB_TIMEOUT_SECONDS = 3.0
 
 class ModelLoadError(ValueError):
     """A model could not be loaded; the message is written for the person who asked for it."""
-
-
-class HubUnreachable(ModelLoadError):
-    """The model is not cached and the hub does not answer."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,7 +225,7 @@ def hub_reachable(timeout: float = HUB_TIMEOUT_SECONDS) -> bool:
     if hub_constants.HF_HUB_OFFLINE:
         return False
     try:
-        request = urllib.request.Request(f"{hub_constants.ENDPOINT}/api/models/{DEFAULT_HUB_MODEL}", method="HEAD")
+        request = urllib.request.Request(f"{hub_constants.ENDPOINT}/api/models/{DEFAULT_HUB_MODEL}")
         with urllib.request.urlopen(request, timeout=timeout):
             return True
     except OSError:
@@ -272,15 +269,34 @@ def is_local_spec(spec: str) -> bool:
             and (spec.startswith((".", "/", "~")) or Path(spec).is_dir()))
 
 
+def default_choice(hub_timeout: float = HUB_TIMEOUT_SECONDS) -> tuple[str, str]:
+    """(spec, reason) of the model ``load_model()`` picks with no spec: bert-base-uncased when it is cached or the
+    hub answers, otherwise the offline masked-LM model. The app resolves "Automatic" with it, so choosing the same
+    model by name later shares one loaded copy."""
+    if in_hub_cache(DEFAULT_HUB_MODEL):
+        return DEFAULT_HUB_MODEL, f"Automatic: {DEFAULT_HUB_MODEL} is in the local cache."
+    if hub_reachable(hub_timeout):
+        return DEFAULT_HUB_MODEL, "Automatic: the Hugging Face hub answers."
+    return "offline", (f"Offline: the Hugging Face hub cannot be reached and {DEFAULT_HUB_MODEL} is not in "
+                              "the local cache.")
+
+
 def _load_default(hub_timeout: float, max_bytes: int | None) -> LoadedModel:
+    spec, reason = default_choice(hub_timeout)
+    if spec == DEFAULT_HUB_MODEL:
+        try:
+            return replace(_load_hub(spec, hub_timeout, max_bytes), reason=reason)
+        except ModelLoadError as error:
+            reason = f"Offline: {DEFAULT_HUB_MODEL} could not be loaded ({error})."
+    return _load_fallback(reason)
+
+
+def _load_fallback(reason: str) -> LoadedModel:
+    """The offline masked-LM model, or, should its folder be damaged, the embedded all-MiniLM-L6-v2."""
     try:
-        return _load_hub(DEFAULT_HUB_MODEL, hub_timeout, max_bytes)
-    except HubUnreachable:
-        return _load_offline(
-            f"Offline: the Hugging Face hub cannot be reached and {DEFAULT_HUB_MODEL} is not in the local cache."
-        )
+        return _load_offline(reason)
     except ModelLoadError as error:
-        return _load_offline(f"Offline: {DEFAULT_HUB_MODEL} could not be downloaded ({error}).")
+        return _load_embedded(f"{reason} The offline masked-LM model could not be loaded either ({error}).")
 
 
 def _load_embedded(reason: str) -> LoadedModel:
@@ -293,10 +309,15 @@ def _load_offline(reason: str) -> LoadedModel:
 
 
 def _load_hub(repo_id: str, hub_timeout: float, max_bytes: int | None) -> LoadedModel:
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise ModelLoadError(f"'{repo_id}' is neither a hub id (like bert-base-uncased or org/name) nor a folder "
+                             "here.") from error
     if in_hub_cache(repo_id):
         return _load(repo_id, name=repo_id, source="cache", reason="", local_files_only=True, max_bytes=max_bytes)
     if not hub_reachable(hub_timeout):
-        raise HubUnreachable(f"'{repo_id}' is not in the local cache and the Hugging Face hub cannot be reached.")
+        raise ModelLoadError(f"'{repo_id}' is not in the local cache and the Hugging Face hub cannot be reached.")
     return _load(repo_id, name=repo_id, source="hub", reason="", max_bytes=max_bytes)
 
 

@@ -1,10 +1,18 @@
 """Fixtures: tiny models of every layout (loaded by path, the real loading code) and the two shipped models."""
 
+import os
+import tempfile
 from pathlib import Path
 
-import pytest
+# Hermetic on any machine: no hub, and an empty model cache, so a teacher's cached bert-base-uncased or a network
+# connection cannot change what the default model is. Set before huggingface_hub reads them at import; the CLI
+# and the browser tests' app server inherit them.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HUB_CACHE"] = tempfile.mkdtemp(prefix="bert-lens-hub-cache-")
 
-from bertviz_core import load_model
+import pytest  # noqa: E402
+
+from bertviz_core import load_model  # noqa: E402
 from tiny_models import FAMILIES, save_tiny_model
 
 

@@ -161,3 +161,16 @@ def test_positions_page_takes_a_narrow_sinusoid(width):
     app = open_app("app_pages/positions.py", width=width)
     assert app.multiselect[0].value == [d for d in (0, 1, 6, 7) if d < int(width)]
     assert len(app.get("plotly_chart")) == 8
+
+
+def test_automatic_shares_the_copy_loaded_by_name():
+    from app_pages.common import model_for
+    automatic, by_name = model_for(""), model_for("offline")
+    assert automatic.model is by_name.model and automatic.lock is by_name.lock  # one copy, one lock
+    assert automatic.reason.startswith("Offline") and by_name.reason.startswith("Chosen by name")
+
+
+def test_a_name_that_is_no_hub_id_gets_a_message():
+    app = open_app(text="Cats chase mice.", model="https://huggingface.co/bert-base-uncased")
+    assert any("neither a hub id" in error.value.replace("\\", "") for error in app.sidebar.error)
+    assert {m.label: m.value for m in app.metric}["Layers"] == "6"

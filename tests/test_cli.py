@@ -43,6 +43,8 @@ def test_analyze_writes_the_documented_npz(tiny_dirs, tmp_path, capsys):
     (["analyze", "   ", "--model", "embedded", "--out", "x.npz"], "Enter some text"),
     (["info", "--model", "/no/such/model"], "No model directory"),
     (["fill-mask", "A [MASK] here.", "--model", "embedded"], "no trained masked-LM head"),
+    (["info", "--model", "https://huggingface.co/bert-base-uncased"], "neither a hub id"),
+    (["analyze", "Hi.", "--model", "embedded", "--out", "/no/such/folder/x.npz"], "No such file or directory"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(args, message):
     done = run_cli(*args)

@@ -4,9 +4,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from bertviz_core import LoadedModel, ModelLoadError, load_model
-from bertviz_core.loading import (DEFAULT_HUB_MODEL, OFFLINE_MLM_NAME, estimated_parameters, in_hub_cache,
-                                  is_local_spec)
+from bertviz_core import LoadedModel, ModelLoadError, load_model, loading
+from bertviz_core.loading import DEFAULT_HUB_MODEL, OFFLINE_MLM_NAME, estimated_parameters, is_local_spec
 
 from tiny_models import FAMILIES, save_tiny_model
 
@@ -50,17 +49,37 @@ def test_embedded_model_is_real_minilm(embedded):
 
 
 def test_default_model_here_is_the_offline_fallback():
-    model = load_model(hub_timeout=1.0)
-    if in_hub_cache(DEFAULT_HUB_MODEL):
-        assert model.name == DEFAULT_HUB_MODEL and model.source == "cache"
-    else:  # this sandbox cannot reach the hub
-        assert model.source == "offline" and model.name == OFFLINE_MLM_NAME and model.has_mlm_head
-        assert model.reason.startswith("Offline") and DEFAULT_HUB_MODEL in model.reason
+    model = load_model(hub_timeout=1.0)  # the tests run with the hub switched off (conftest.py)
+    assert model.source == "offline" and model.name == OFFLINE_MLM_NAME and model.has_mlm_head
+    assert model.reason.startswith("Offline") and DEFAULT_HUB_MODEL in model.reason
+
+
+@pytest.mark.parametrize("cached, reachable, reason", [
+    (True, False, "is in the local cache"), (False, True, "hub answers"), (False, False, "cannot be reached")])
+def test_default_choice_prefers_bert_base_when_it_can_be_had(monkeypatch, cached, reachable, reason):
+    monkeypatch.setattr(loading, "in_hub_cache", lambda repo_id: cached)
+    monkeypatch.setattr(loading, "hub_reachable", lambda timeout: reachable)
+    spec, why = loading.default_choice()
+    assert spec == (DEFAULT_HUB_MODEL if cached or reachable else "offline") and reason in why
+
+
+def test_default_falls_back_when_bert_base_fails_to_download(monkeypatch):
+    monkeypatch.setattr(loading, "hub_reachable", lambda timeout: True)  # but the download itself is switched off
+    model = load_model(hub_timeout=0.5)
+    assert model.name == OFFLINE_MLM_NAME and "could not be loaded" in model.reason
+
+
+def test_default_falls_back_to_the_embedded_model_when_the_offline_one_is_damaged(monkeypatch, tmp_path):
+    monkeypatch.setattr(loading, "OFFLINE_MLM_DIR", tmp_path)
+    model = load_model(hub_timeout=0.5)
+    assert model.source == "embedded" and "could not be loaded either" in model.reason
 
 
 @pytest.mark.parametrize("spec, message", [
     ("/no/such/dir", "No model directory"),
     ("no-such-org/no-such-model-xyz", "cannot be reached|not in the local cache"),
+    ("foo bar", "neither a hub id"),
+    ("https://huggingface.co/bert-base-uncased", "neither a hub id"),
 ])
 def test_unknown_models_are_refused_clearly(spec, message):
     with pytest.raises(ModelLoadError, match=message):
