@@ -14,8 +14,8 @@ summary = model_summary(current_lens().model)
 st.title("Architecture")
 st.markdown(
     f"""
-{summary.name} is an encoder: embeddings turn token ids into vectors, then **{summary.layers} identical encoder
-layers** each let every token gather information from every other token (**self-attention** with {summary.heads}
+{summary.name} is an encoder: embeddings turn token ids into vectors, then **{summary.layers} encoder layers** of
+the same structure each let every token gather information from every other token (**self-attention** with {summary.heads}
 heads) and then transform each token on its own (**feed-forward**). Around each of the two sub-blocks a **residual
 connection** adds the block's input back to its output, and a **LayerNorm** rescales the result. A **head** on top
 turns the final vectors into an answer: the masked-LM head guesses hidden words; for a task such as sentiment, a
@@ -25,8 +25,11 @@ small classification head is added and trained (fine-tuning).
 left, right = st.columns([3, 2])
 left.plotly_chart(architecture_diagram(summary))
 right.plotly_chart(parameter_chart(summary))
-st.caption("Every number comes from the loaded model's configuration and weights. The masked-LM decoder shares its "
-           "weights with the token embeddings, so they are counted once, under embeddings.")
+st.caption("Every number comes from the loaded model's configuration and weights."
+           + (" The masked-LM decoder shares its weights with the token embeddings, so they are counted once, under "
+              "embeddings." if summary.decoder_tied else "")
+           + (f" {summary.name} reuses its layers' weights ({summary.weight_sets} set(s) for {summary.layers} "
+              "layers), so they are counted once." if summary.weight_sets < summary.layers else ""))
 
 st.subheader("Compared with the original BERT")
 st.dataframe([asdict(row) for row in comparison_rows(summary)], hide_index=True)

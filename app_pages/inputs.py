@@ -51,3 +51,7 @@ st.plotly_chart(order_changes(comparison))
 st.markdown("A word's **token vector does not change** when it moves: it is the same table row. Its **position "
             "vector changes** with its place, so the **input to layer 1 changes** too. That sum is the only way the "
             "model learns the order of the words.")
+if any(token.startswith("Ġ") for token in analysis.tokens):
+    st.caption("Byte-level BPE (this model's tokenizer) writes a word's leading space into its pieces: “She” at "
+               "the start and “ĠShe” after a space are different table rows, so a word moved to or from the "
+               "start does get another token vector. Words are matched here by their letters.")

@@ -25,6 +25,10 @@ class ModelSummary:
     """Rows of the segment (token-type) table; 0 where the model has none (DistilBERT)."""
     activation: str
     has_mlm_head: bool
+    decoder_tied: bool
+    """The masked-LM decoder is the token-embedding table itself (False when there is no head, or it has its own)."""
+    weight_sets: int
+    """Layers with their own weights: ``layers``, except ALBERT, which shares one set (or a few) across all layers."""
     parameters: tuple[tuple[str, int], ...]
     """(component, count) in data-flow order; shared or tied weights are counted once, where they first appear."""
 
@@ -76,6 +80,9 @@ def model_summary(model: LoadedModel) -> ModelSummary:
         segments=_segment_rows(model),
         activation=str(getattr(config, "hidden_act", None) or getattr(config, "activation", "gelu")),
         has_mlm_head=model.has_mlm_head,
+        decoder_tied=model.has_mlm_head and (model.model.get_output_embeddings().weight
+                                             is model.encoder.embeddings.word_embeddings.weight),
+        weight_sets=getattr(config, "num_hidden_groups", model.num_layers),
         parameters=tuple(_parameter_counts(model)),
     )
 

@@ -90,7 +90,8 @@ class OrderComparison:
     index_b: np.ndarray
     """[N] int64 positions of the same tokens in B."""
     token_change: np.ndarray
-    """[N] float32 ||token embedding in B - in A||: zero, a word's vector does not depend on where it stands."""
+    """[N] float32 ||token embedding in B - in A||: zero for WordPiece, where a word's vector does not depend on where
+    it stands; byte-level BPE spells a word differently at the start of the text, so there it can change."""
     position_change: np.ndarray
     """[N] float32 ||position embedding in B - in A||: the position vector moved with the word."""
     input_change: np.ndarray
@@ -98,11 +99,16 @@ class OrderComparison:
 
 
 def compare_orders(a: Analysis, b: Analysis) -> OrderComparison:
-    """Match tokens by id, in order of appearance, and measure what changed between the two sentences."""
-    unused: dict[int, list[int]] = {}
-    for index, token_id in enumerate(b.input_ids.tolist()):
-        unused.setdefault(token_id, []).append(index)
-    pairs = [(i, unused[t].pop(0)) for i, t in enumerate(a.input_ids.tolist()) if unused.get(t)]
+    """Match each word of A with the same word in B (by its text, in order of appearance; pieces in order within a
+    word; special tokens in order), and measure what changed between the two sentences.
+
+    Words are matched by text, not token id: byte-level BPE spells a word with its leading space ('ĠShe') unless it
+    starts the text ('She'), so the same word can be two different vocabulary entries.
+    """
+    unused: dict[tuple, list[list[int]]] = {}
+    for key, pieces in _word_pieces(b):
+        unused.setdefault(key, []).append(pieces)
+    pairs = [pair for key, pieces in _word_pieces(a) if unused.get(key) for pair in zip(pieces, unused[key].pop(0))]
     index_a = np.array([i for i, _ in pairs], dtype=np.int64)
     index_b = np.array([j for _, j in pairs], dtype=np.int64)
 
@@ -116,3 +122,22 @@ def compare_orders(a: Analysis, b: Analysis) -> OrderComparison:
         position_change=change(a.position_embeddings, b.position_embeddings),
         input_change=change(a.hidden_states[0], b.hidden_states[0]),
     )
+
+
+def _word_pieces(analysis: Analysis) -> list[tuple[tuple, list[int]]]:
+    """(key, token positions) per word, keyed by segment and the word's characters; each special token alone."""
+    groups: list[tuple[int, list[int]]] = []  # (word id, -1 for a special token; its positions)
+    for index, word in enumerate(analysis.word_ids.tolist()):
+        if word >= 0 and groups and groups[-1][0] == word:
+            groups[-1][1].append(index)
+        else:
+            groups.append((word, [index]))
+    return [(_word_key(analysis, word, pieces), pieces) for word, pieces in groups]
+
+
+def _word_key(analysis: Analysis, word: int, pieces: list[int]) -> tuple:
+    if word < 0:
+        return "special", analysis.tokens[pieces[0]]
+    segment = int(analysis.segment_ids[pieces[0]])
+    text = analysis.text if segment == 0 else analysis.text_pair
+    return "word", segment, text[analysis.offsets[pieces[0], 0]:analysis.offsets[pieces[-1], 1]]

@@ -29,6 +29,15 @@ def test_bert_layer_counts_equal_the_formula(tiny_models):
 def test_albert_shares_one_layer(tiny_models):
     counts = dict(model_summary(tiny_models["albert"]).parameters)
     assert counts["layer 1 attention"] > 0 and counts["layer 2 attention"] == counts["layer 3 feed-forward"] == 0
+    assert model_summary(tiny_models["albert"]).weight_sets == 1 and model_summary(tiny_models["bert"]).weight_sets == 3
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_decoder_tied_is_read_from_the_weights(tiny_models, family):
+    model = tiny_models[family]
+    decoder = model.model.get_output_embeddings()
+    tied = decoder.weight.data_ptr() == model.encoder.embeddings.word_embeddings.weight.data_ptr()
+    assert model_summary(model).decoder_tied == tied
 
 
 def test_embedded_summary_and_reference_rows(embedded):

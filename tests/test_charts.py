@@ -85,6 +85,7 @@ def test_architecture_figures_carry_the_config_numbers(tiny_models):
     text = " ".join(annotation.text for annotation in architecture_diagram(summary).layout.annotations)
     assert "Encoder layer  x 3" in text and "4 heads x 8 dims" in text and "32 → 37 → 32" in text
     assert "Embedding projection" in text and "linear 16 → 32" in text and "not in this checkpoint" not in text
+    assert "sharing one set of weights across all 3 layers" in text and "each with its own weights" not in text
     bars = parameter_chart(summary).data[0]
     assert list(bars.y) == [name for name, _ in summary.parameters]
     assert sum(bars.x) == summary.total_parameters

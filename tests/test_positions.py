@@ -95,3 +95,24 @@ def test_word_order_moves_positions_not_tokens(embedded):
     moved = comparison.index_a != comparison.index_b
     assert (comparison.position_change[moved] > 0).all() and (comparison.position_change[~moved] == 0).all()
     assert (comparison.input_change[moved] > 0).all()
+
+
+def word_of(analysis, index: int) -> str:
+    """The whole word token ``index`` belongs to (a special token stands for itself)."""
+    word = analysis.word_ids[index]
+    if word < 0:
+        return analysis.tokens[index]
+    pieces = np.flatnonzero(analysis.word_ids == word)
+    return analysis.text[analysis.offsets[pieces[0], 0]:analysis.offsets[pieces[-1], 1]]
+
+
+def test_word_order_matches_words_not_ids_in_byte_level_bpe(tiny_models):
+    """RoBERTa spells 'She' at the start and 'ĠShe' after a space: different pieces, one word, still matched."""
+    model = tiny_models["roberta"]
+    a = analyze(model, "She loves cats")
+    b = analyze(model, reorder_words("She loves cats"))
+    comparison = compare_orders(a, b)
+    np.testing.assert_array_equal(comparison.index_a, np.arange(a.num_tokens))  # every token of A found its word
+    assert [word_of(b, j) for j in comparison.index_b] == [word_of(a, i) for i in range(a.num_tokens)]
+    moved = comparison.index_a != comparison.index_b
+    assert moved.any() and (comparison.position_change[moved] > 0).all()

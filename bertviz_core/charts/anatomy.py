@@ -19,6 +19,13 @@ class Block:
     """Blocks inside the repeated encoder layer are drawn indented."""
 
 
+def _repetition(summary: ModelSummary) -> str:
+    if summary.weight_sets >= summary.layers:
+        return "the same structure repeated, each with its own weights"
+    shared = "one set of weights" if summary.weight_sets == 1 else f"{summary.weight_sets} sets of weights"
+    return f"the same structure repeated, sharing {shared} across all {summary.layers} layers (ALBERT)"
+
+
 def architecture_blocks(summary: ModelSummary) -> list[Block]:
     """The model's parts in data-flow order, each labelled with the numbers from its config."""
     D, E, F, A = summary.hidden_size, summary.embedding_size, summary.intermediate_size, summary.heads
@@ -32,8 +39,7 @@ def architecture_blocks(summary: ModelSummary) -> list[Block]:
     if summary.has_projection:
         blocks.append(Block("Embedding projection", f"linear {E} → {D}", "#cfe3f7"))
     blocks += [
-        Block(f"Encoder layer  x {summary.layers}", "the same structure repeated, each with its own weights",
-              "#fde9c9"),
+        Block(f"Encoder layer  x {summary.layers}", _repetition(summary), "#fde9c9"),
         Block("Multi-head self-attention", f"{A} heads x {summary.head_size} dims; Q, K, V and output: {D} → {D}",
               "#fbd38d", indent=0.06),
         Block("Add & LayerNorm", "residual connection around the attention", "#fde9c9", indent=0.06),
@@ -41,7 +47,8 @@ def architecture_blocks(summary: ModelSummary) -> list[Block]:
               indent=0.06),
         Block("Add & LayerNorm", "residual connection around the feed-forward", "#fde9c9", indent=0.06),
     ]
-    mlm = f"dense + activation + LayerNorm → decoder tied to the token embeddings → {summary.vocab_size:,} logits"
+    decoder = "decoder tied to the token embeddings" if summary.decoder_tied else "decoder"
+    mlm = f"dense + activation + LayerNorm → {decoder} → {summary.vocab_size:,} logits"
     blocks.append(Block("Masked-LM head" + ("" if summary.has_mlm_head else " (not in this checkpoint)"), mlm,
                         "#d4f0d4" if summary.has_mlm_head else "#eeeeee"))
     blocks.append(Block("Classification head (added for fine-tuning)",
