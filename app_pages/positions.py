@@ -32,8 +32,9 @@ st.info(f"{model.name} uses **learned** position embeddings: a table of {learned
         f"{learned.table.shape[1]} dimensions read from its weights. Calling BERT's positions sinusoidal is a "
         "common mistake: that was the original Transformer.")
 if learned.first_row:
-    st.caption(f"This model numbers positions from row {learned.first_row} (RoBERTa-style: rows 0 to "
-               f"{learned.first_row - 1} belong to the padding index), so the first token uses row "
+    unused = "row 0 is never used" if learned.first_row == 2 else f"rows 0 to {learned.first_row - 2} are never used"
+    st.caption(f"This model numbers positions from row {learned.first_row} (RoBERTa-style: row "
+               f"{learned.first_row - 1} is the padding token's position and {unused}), so the first token uses row "
                f"{learned.first_row} and rows {learned.first_row} to {learned.first_row + len(learned.table) - 1} "
                "are shown here as positions 0 onwards.")
 

@@ -5,7 +5,7 @@ from dataclasses import asdict
 import streamlit as st
 
 from bertviz_core.charts.tokenization import pieces_figure
-from bertviz_core.tokenization import token_rows, tokenization_steps
+from bertviz_core.tokenization import padded_input, token_rows, tokenization_steps
 from app_pages.common import current_analysis, current_lens, md
 
 model = current_lens().model
@@ -42,11 +42,25 @@ if steps.algorithm == "wordpiece":
         st.dataframe([{"tried": a.candidate, "in the vocabulary": "yes, kept" if a.matched else "no"}
                       for a in word.attempts], hide_index=True)
         st.caption(md(f"{len(word.attempts)} look-ups for “{word.word}”; each “yes” ends one piece."))
+    too_long = [w.word for w in steps.words if w.unknown and not w.attempts and not w.added]
+    if too_long:
+        st.caption(md(f"WordPiece does not even try words longer than {steps.max_word_chars} characters: "
+                      + ", ".join(f"“{w[:20]}…” ({len(w)})" for w in too_long) + " became "
+                      f"{model.tokenizer.unk_token} with no look-up."))
 else:
     st.info(steps.note)
 
 st.subheader("4. Add special tokens and look up the ids")
-st.markdown("The model expects `[CLS]` first and `[SEP]` at the end of each sentence (RoBERTa: `<s>` and `</s>`); "
-            "a batch of several inputs would also be padded with `[PAD]` to one length (a single sentence needs "
-            "none). Each token is then replaced by its row number in the vocabulary.")
+tok = model.tokenizer
+st.markdown(md(f"The model expects {tok.cls_token} first and {tok.sep_token} at the end of each sentence. Each "
+               "token is then replaced by its row number in the vocabulary."))
 st.dataframe([asdict(row) for row in token_rows(analysis)], hide_index=True)
+if tok.pad_token is not None:
+    padded = padded_input(tok, analysis.text_read, analysis.text_pair)
+    tail = range(max(0, len(padded.tokens) - 8), len(padded.tokens))
+    st.markdown(md(f"In a batch, shorter inputs are filled up to the longest with {tok.pad_token} (id "
+                   f"{tok.pad_token_id}), and the attention mask (0) tells every layer to ignore those positions. "
+                   "This sentence alone needs none; here it is padded by three, as in a batch with a longer text "
+                   "(the last positions):"))
+    st.dataframe([{"position": i, "token": padded.tokens[i], "id": int(padded.ids[i]),
+                   "attention mask": int(padded.attention_mask[i])} for i in tail], hide_index=True)

@@ -77,6 +77,8 @@ class TokenizationSteps:
     """[T] int64 ids of ``tokens``."""
     note: str
     """One sentence for the page on how the pieces are found."""
+    max_word_chars: int = 0
+    """WordPiece's limit: a longer word becomes the unknown token without any look-up (0: no such limit)."""
 
 
 def tokenization_steps(tokenizer, text: str) -> TokenizationSteps:
@@ -112,7 +114,29 @@ def tokenization_steps(tokenizer, text: str) -> TokenizationSteps:
         tokens=tuple(tokenizer.convert_ids_to_tokens(ids)),
         ids=frozen_array(ids, np.int64),
         note=_note(settings),
+        max_word_chars=settings.max_chars if settings.algorithm == "wordpiece" else 0,
     )
+
+
+@dataclass(frozen=True)
+class PaddedInput:
+    """The text as one row of a batch padded to a longer input: what the padding token and the attention mask do."""
+
+    tokens: tuple[str, ...]
+    """[T + extra] the model's tokens, then ``extra`` padding tokens."""
+    ids: np.ndarray
+    """[T + extra] int64."""
+    attention_mask: np.ndarray
+    """[T + extra] int64: 1 for real tokens, 0 under padding, so no token attends to those positions."""
+
+
+def padded_input(tokenizer, text: str, text_pair: str | None = None, extra: int = 3) -> PaddedInput:
+    """What the tokenizer gives when this input is padded by ``extra`` positions, as in a batch with longer texts."""
+    length = len(tokenizer(text, text_pair, verbose=False)["input_ids"]) + extra
+    encoding = tokenizer(text, text_pair, padding="max_length", max_length=length, verbose=False)
+    return PaddedInput(tokens=tuple(tokenizer.convert_ids_to_tokens(encoding["input_ids"])),
+                       ids=frozen_array(encoding["input_ids"], np.int64),
+                       attention_mask=frozen_array(encoding["attention_mask"], np.int64))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -443,6 +467,8 @@ class TokenRow:
     id: int
     word: int | None
     """Index of the word it came from, counted across both texts; None for special tokens."""
+    word_text: str
+    """That whole word as typed ('Unaffable' for each of 'una', '##ffa', '##ble'); '' for special tokens."""
     segment: str
     """'A' (the sentence) or 'B' (the second sentence)."""
     characters: str
@@ -452,8 +478,13 @@ class TokenRow:
 def token_rows(analysis) -> tuple[TokenRow, ...]:
     """The token table: token, id, source word and original characters, for every token of an analysis."""
     texts = (analysis.text, analysis.text_pair or "")
+    spans: dict[int, tuple[int, int]] = {}  # word -> (first character, last character + 1)
+    for word, (start, end) in zip(analysis.word_ids.tolist(), analysis.offsets.tolist()):
+        first, last = spans.get(word, (start, end))
+        spans[word] = (min(first, start), max(last, end))
     return tuple(
         TokenRow(position=index, token=token, id=int(token_id), word=None if word < 0 else int(word),
+                 word_text="" if special else texts[segment][slice(*spans[word])],
                  segment="AB"[segment], characters="" if special else texts[segment][start:end])
         for index, (token, token_id, word, segment, special, (start, end)) in enumerate(zip(
             analysis.tokens, analysis.input_ids.tolist(), analysis.word_ids.tolist(), analysis.segment_ids.tolist(),

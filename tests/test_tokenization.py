@@ -7,7 +7,7 @@ from transformers import RobertaTokenizer
 
 from bertviz_core.analysis import InputError
 from bertviz_core import analyze
-from bertviz_core.tokenization import tokenization_steps, token_rows
+from bertviz_core.tokenization import padded_input, tokenization_steps, token_rows
 
 TEXTS = [
     "The quick brown fox jumps over the lazy dog.",
@@ -173,5 +173,23 @@ def test_token_rows_trace_tokens_to_their_characters(embedded):
     assert (rows[0].token, rows[0].word, rows[0].characters) == ("[CLS]", None, "")
     pieces = [row for row in rows if row.word == 0]
     assert [row.characters for row in pieces] == ["Una", "ffa", "ble"]
+    assert {row.word_text for row in pieces} == {"Unaffable"} and rows[0].word_text == ""
     assert [row.characters for row in rows if row.segment == "B" and row.word is not None] == ["Second", "text"]
     assert rows[-1].token == "[SEP]" and rows[-1].segment == "B"
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta"])
+def test_padded_input_adds_the_models_pad_token_under_a_zero_mask(tiny_models, family):
+    tokenizer = tiny_models[family].tokenizer
+    plain = tokenizer("Cats chase mice.")["input_ids"]
+    padded = padded_input(tokenizer, "Cats chase mice.", extra=3)
+    assert padded.ids.tolist() == plain + [tokenizer.pad_token_id] * 3
+    assert padded.tokens[-3:] == (tokenizer.pad_token,) * 3
+    assert padded.attention_mask.tolist() == [1] * len(plain) + [0] * 3
+
+
+def test_over_long_words_are_unknown_without_look_ups(embedded):
+    steps = tokenization_steps(embedded.tokenizer, "short " + "x" * 101)
+    assert steps.max_word_chars == 100
+    (long_word,) = [w for w in steps.words if len(w.word) == 101]
+    assert long_word.unknown and not long_word.attempts and long_word.pieces == ("[UNK]",)
