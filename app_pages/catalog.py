@@ -33,6 +33,7 @@ PAGES = (
              "train a classification head, compare sentences"),
 )
 
-MLM_MODELS = ("bert-base-uncased", "distilbert-base-uncased", "roberta-base", "albert-base-v2",
+MLM_MODELS = ("offline", "bert-base-uncased", "distilbert-base-uncased", "roberta-base", "albert-base-v2",
               "google/electra-small-generator")
-"""Presets with a trained masked-LM head (all from the hub or the local cache)."""
+"""Specs of the presets with a trained masked-LM head: the offline model works anywhere, the others need the hub
+or the local cache."""

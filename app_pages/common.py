@@ -29,6 +29,8 @@ PRESETS = {
 }
 ANALYSIS_CACHE_ENTRIES = 16
 ANALYSIS_CACHE_MB = int(os.environ.get("BERT_LENS_CACHE_MB", "600"))
+RESULTS_CACHE_ENTRIES = 64
+RESULTS_CACHE_MB = 100
 
 
 @dataclass(frozen=True)
@@ -75,23 +77,36 @@ def analysis_cache() -> BoundedCache:
     return BoundedCache(max_entries=ANALYSIS_CACHE_ENTRIES, max_bytes=ANALYSIS_CACHE_MB * 1_000_000)
 
 
+@st.cache_resource
+def results_cache() -> BoundedCache:
+    """Smaller results derived from an analysis (masked runs, recipe draws), shared by all sessions; kept apart so
+    that many of them never push the analyses themselves out."""
+    return BoundedCache(max_entries=RESULTS_CACHE_ENTRIES, max_bytes=RESULTS_CACHE_MB * 1_000_000)
+
+
 def cached_analysis(model: LoadedModel, text: str, pair: str | None) -> Analysis:
-    return _cached((model.location, text, pair), "Running the model…", lambda: analyze(model, text, pair))
+    return _cached(analysis_cache(), (model.location, text, pair), "Running the model…",
+                   lambda: analyze(model, text, pair))
 
 
 def cached_norms(model: LoadedModel, analysis: Analysis) -> NormMaps:
     """Value-norm maps cost a few seconds at 512 tokens: computed once per analysis, in the same bounded cache."""
-    return _cached(("norms", model.location, analysis.text, analysis.text_pair), "Weighting attention by value norms…",
-                   lambda: norm_maps(model, analysis))
+    return _cached(analysis_cache(), ("norms", model.location, analysis.text, analysis.text_pair),
+                   "Weighting attention by value norms…", lambda: norm_maps(model, analysis))
 
 
-def _cached(key: tuple, message: str, compute):
-    """From the shared cache, or computed under a spinner (only a miss shows one)."""
-    found = analysis_cache().get(key)
+def cached_result(key: tuple, message: str, compute):
+    """A derived result (its ``key`` must name the model and the text it came from), computed once for everyone."""
+    return _cached(results_cache(), key, message, compute)
+
+
+def _cached(cache: BoundedCache, key: tuple, message: str, compute):
+    """From ``cache``, or computed under a spinner (only a miss shows one)."""
+    found = cache.get(key)
     if found is not None:
         return found
     with st.spinner(message):
-        return analysis_cache().get_or_compute(key, compute)
+        return cache.get_or_compute(key, compute)
 
 
 def sidebar() -> Lens | None:

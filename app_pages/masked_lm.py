@@ -8,7 +8,8 @@ from bertviz_core.charts.mlm import (guesses_bars, lens_heatmap, logit_distribut
 from bertviz_core.mlm import (attention_masks, compare_contexts, head_steps, logit_lens, mask_and_predict,
                               recipe_run, recipe_shares)
 from app_pages.catalog import MLM_MODELS
-from app_pages.common import current_analysis, current_lens, md, url_flag, url_pills, url_slider
+from app_pages.common import (PRESETS, cached_result, current_analysis, current_lens, md, url_flag, url_pills,
+                              url_slider)
 
 EXAMPLE = "The farmers cultivate the [MASK] to grow crops."
 
@@ -17,8 +18,19 @@ def use_example() -> None:
     st.session_state["text"] = EXAMPLE
 
 
+MLM_LABELS = [label for spec in MLM_MODELS for label, preset in PRESETS.items() if preset == spec]  # offline first
+
+
+def use_offline_model() -> None:
+    st.session_state["model_choice"] = MLM_LABELS[0]
+
+
 def ordinal(n: int) -> str:
-    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+    return f"{n:,}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def percent(p: float) -> str:
+    return f"{p:.0%}" if p >= 0.01 else f"{p:.1%}" if p >= 0.001 else "under 0.1%"
 
 
 model = current_lens().model
@@ -27,7 +39,8 @@ st.markdown("BERT was pre-trained by hiding words and guessing them from **both 
             "sentence (it works for every model), or click a word below to hide it.")
 if not model.has_mlm_head:
     st.warning(md(f"{model.name} has no trained masked-LM head, so it cannot guess hidden words. Choose a model "
-                  f"that has one in the sidebar: {', '.join(MLM_MODELS)}."))
+                  f"that has one in the sidebar: {'; '.join(MLM_LABELS)}."))
+    st.button(f"Use {MLM_LABELS[0]}", on_click=use_offline_model, type="primary")
     st.stop()
 analysis = current_analysis()
 mask_id = model.tokenizer.mask_token_id
@@ -44,8 +57,10 @@ if not chosen:
     st.info("No mask yet: write [MASK] where a word should be guessed, or click a token above.")
     st.button(f"Use the example “{EXAMPLE}”", on_click=use_example)
     st.stop()
+source = (model.location, analysis.text, analysis.text_pair)  # what every result below is computed from
 try:
-    prediction = mask_and_predict(model, analysis, chosen, top_k=k, whole_word=whole_word)
+    prediction = cached_result(("masked", *source, tuple(chosen), k, whole_word), "Guessing…",
+                               lambda: mask_and_predict(model, analysis, chosen, top_k=k, whole_word=whole_word))
 except InputError as error:
     st.info(md(str(error)))
     st.stop()
@@ -58,7 +73,7 @@ for n, guess in enumerate(prediction.guesses):
                                      highlight=guess.original_token if hidden_word else None))
         if hidden_word:
             st.caption(md(f"{model.name} ranked “{guess.original_token}” {ordinal(guess.original_rank)}, "
-                          f"{guess.original_prob:.0%}."))
+                          f"{percent(guess.original_prob)}."))
 if len(prediction.guesses) > 3:
     st.caption(f"{len(prediction.guesses)} masks, each guessed in the same forward pass.")
 
@@ -70,38 +85,37 @@ st.markdown(f"**Step 1.** The encoder's last layer gives the masked position a c
             f"{steps.hidden.shape[0]} numbers (length {steps.hidden_norm:.1f}); it holds what the context says "
             "should be there.")
 st.plotly_chart(vector_strip(steps.hidden, "Contextual vector at the mask"))
-st.markdown("**Step 2.** The masked-LM head transforms it (dense layer, activation, LayerNorm) and multiplies it "
-            "by the word-embedding matrix (the decoder is tied to the input embeddings), giving one **logit** per "
-            "vocabulary entry.")
+decoder = ("the word-embedding matrix (the decoder is tied to the input embeddings)" if model.decoder_tied
+           else "the decoder's own matrix, one row per vocabulary entry")
+st.markdown(f"**Step 2.** The masked-LM head transforms it (dense layer, activation, LayerNorm) and multiplies it "
+            f"by {decoder}, adding a bias, giving one **logit** per vocabulary entry.")
 left, right = st.columns(2)
 left.plotly_chart(vector_strip(steps.transformed, "After dense + activation + LayerNorm"))
 right.plotly_chart(logit_distribution(steps))
-st.markdown(md(f"**Step 3.** Softmax turns the logits into probabilities; the highest one, “{steps.argmax_token}”, "
-               "is the guess.").replace("\\*\\*", "**"))
+st.markdown(md(f"**Step 3.** Softmax turns the logits into probabilities (exponentiate, divide by the sum): the "
+               f"highest logit, {steps.top_logits[0]:.2f}, becomes {steps.top_probs[0]:.1%}, and its word, "
+               f"“{steps.argmax_token}”, is the guess (the argmax).").replace("\\*\\*", "**"))
 st.plotly_chart(lens_heatmap(logit_lens(model, prediction.hidden_states, position, top_k=k)))
 st.caption("The logit lens applies the same head to every layer's vector at the mask: the guess forms with depth. "
            "The last row is the model's actual prediction; earlier rows are readings, not predictions.")
 
 st.subheader("3. Both sides versus the left side only")
 st.markdown("A left-to-right model such as GPT sees only the words before the gap. BERT sees both sides.")
-st.button(f"Use the example “{EXAMPLE}”", on_click=use_example, key="example_again")
-if typed:
-    try:
-        full, left_only, left_tokens = compare_contexts(model, analysis.text, top_k=k)
-    except InputError as error:
-        st.info(md(str(error)))
-    else:
-        left, right = st.columns(2)
-        left.plotly_chart(guesses_bars(full.tokens, full.probs, full.logits, "Whole sentence (BERT)"))
-        right.plotly_chart(guesses_bars(left_only.tokens, left_only.probs, left_only.logits,
-                                        "Left of the mask only"))
-        st.text("Left-only input: " + " ".join(left_tokens))
-        full_mask, causal = attention_masks(min(analysis.num_tokens, 12))
-        left, right = st.columns(2)
-        left.plotly_chart(mask_matrix(full_mask, analysis.tokens[:12], "BERT: every token sees every token"))
-        right.plotly_chart(mask_matrix(causal, analysis.tokens[:12], "GPT-style: each token sees only its left"))
-else:
-    st.info("Write [MASK] in the sentence to compare the two kinds of context.")
+st.button(f"Try the example “{EXAMPLE}”", on_click=use_example, key="example_again")
+comparison = cached_result(("contexts", *source, prediction.positions, position, k), "Reading the left side only…",
+                           lambda: compare_contexts(model, analysis, prediction, position, top_k=k))
+st.caption(md(f"At token {position}, the one followed above; the left-only input stops right after the mask, "
+              "with no end marker."))
+left, right = st.columns(2)
+full = comparison.full
+left.plotly_chart(guesses_bars(full.tokens, full.probs, full.logits, "Whole sentence (BERT)"))
+right.plotly_chart(guesses_bars(comparison.left.tokens, comparison.left.probs, comparison.left.logits,
+                                "Left of the mask only"))
+st.text("Left-only input: " + " ".join(comparison.left_tokens))
+full_mask, causal = attention_masks(min(analysis.num_tokens, 12))
+left, right = st.columns(2)
+left.plotly_chart(mask_matrix(full_mask, analysis.tokens[:12], "BERT: every token sees every token"))
+right.plotly_chart(mask_matrix(causal, analysis.tokens[:12], "GPT-style: each token sees only its left"))
 
 st.subheader("4. The training recipe: 15%, then 80 / 10 / 10")
 st.markdown("In pre-training, 15% of the tokens are **selected**; of those, 80% become [MASK], 10% become a "
@@ -113,7 +127,8 @@ left, middle, right = st.columns(3)
 seed = left.number_input("Seed", 0, 1_000_000, 0)
 probability = middle.slider("Selection probability", 0.05, 0.5, 0.15, 0.05)
 runs = right.select_slider("Runs for the shares", [100, 500, 1000, 2000, 5000], value=1000)
-run = recipe_run(model, analysis.text, int(seed), probability)
+run = cached_result(("recipe", *source, int(seed), probability), "Running the recipe…",
+                    lambda: recipe_run(model, analysis.text, int(seed), probability))
 st.plotly_chart(recipe_chips(run))
 st.caption("Grey: not selected; orange: replaced by [MASK]; red: replaced by a random token; green: selected but "
            "left unchanged.")
@@ -124,4 +139,6 @@ if run.guesses:
     st.markdown(f"Loss of this run (mean cross-entropy over the selected tokens): **{run.total_loss:.3f}**")
 else:
     st.caption("This seed selected no token; try another seed or a longer sentence.")
-st.plotly_chart(recipe_shares_chart(recipe_shares(model.tokenizer, analysis.text, runs, int(seed), probability)))
+shares = cached_result(("shares", *source, runs, int(seed), probability), f"Running the recipe {runs:,} times…",
+                       lambda: recipe_shares(model.tokenizer, analysis.text, runs, int(seed), probability))
+st.plotly_chart(recipe_shares_chart(shares))

@@ -23,6 +23,14 @@ class InputError(ValueError):
     """The text cannot be analysed; the message is written for the person who typed it."""
 
 
+class HoldsArrays:
+    """``nbytes``: the memory of the numpy arrays a result holds, so bounded caches can count it."""
+
+    @property
+    def nbytes(self) -> int:
+        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+
+
 @dataclass(frozen=True)
 class MaskPrediction:
     """The masked-LM head's guesses at one mask token."""
@@ -42,7 +50,7 @@ class MaskPrediction:
 
 
 @dataclass(frozen=True, eq=False)
-class Analysis:
+class Analysis(HoldsArrays):
     """Everything one forward pass shows. Arrays are read-only numpy copies, no padding."""
 
     model_name: str
@@ -102,10 +110,6 @@ class Analysis:
         first = (self.segment_ids == 0) & ~self.special_mask  # [T] tokens of the first text
         return self.text[:int(self.offsets[first, 1].max(initial=0))]
 
-    @property
-    def nbytes(self) -> int:
-        """Memory held by the arrays, for bounding caches."""
-        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
 
 
 def analyze(

@@ -80,8 +80,7 @@ def model_summary(model: LoadedModel) -> ModelSummary:
         segments=_segment_rows(model),
         activation=str(getattr(config, "hidden_act", None) or getattr(config, "activation", "gelu")),
         has_mlm_head=model.has_mlm_head,
-        decoder_tied=model.has_mlm_head and (model.model.get_output_embeddings().weight
-                                             is model.encoder.embeddings.word_embeddings.weight),
+        decoder_tied=model.decoder_tied,
         weight_sets=getattr(config, "num_hidden_groups", model.num_layers),
         parameters=tuple(_parameter_counts(model)),
     )

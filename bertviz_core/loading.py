@@ -198,6 +198,12 @@ class LoadedModel:
         head = "with" if self.has_mlm_head else "no"
         return f"Using {where} ({self.num_layers} layers x {self.num_heads} heads, {head} masked-LM head). {self.reason}".strip()
 
+    @property
+    def decoder_tied(self) -> bool:
+        """Is the masked-LM decoder the token-embedding table itself (as in BERT), rather than weights of its own?"""
+        return self.has_mlm_head and (self.model.get_output_embeddings().weight
+                                      is self.encoder.embeddings.word_embeddings.weight)
+
     def mlm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Last-layer hidden states [N, D] -> vocabulary logits [N, V] through the masked-LM head."""
         if not self.has_mlm_head:

@@ -9,13 +9,12 @@ size, ``k`` guesses kept, ``S`` selected positions, ``N`` runs. Every array retu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 import torch
 from transformers import DataCollatorForLanguageModeling
 
-from .analysis import MASK_ALIAS, Analysis, InputError, MaskPrediction, analyze, frozen_array, most_likely
+from .analysis import MASK_ALIAS, Analysis, HoldsArrays, InputError, frozen_array, most_likely
 from .loading import LoadedModel
 
 FATES = ("not selected", "[MASK]", "random", "unchanged")
@@ -68,7 +67,7 @@ class MaskedGuess:
 
 
 @dataclass(frozen=True, eq=False)
-class MaskedPrediction:
+class MaskedPrediction(HoldsArrays):
     """One forward pass with the chosen tokens replaced by the mask token."""
 
     positions: tuple[int, ...]
@@ -222,37 +221,31 @@ def logit_lens(model: LoadedModel, hidden_states: np.ndarray, position: int, top
 # ---------------------------------------------------------------------------------------------
 
 
-class ContextComparison(NamedTuple):
-    full: MaskPrediction
-    """Guesses at the first mask with the whole sentence."""
-    left: MaskPrediction
-    """Guesses at the same mask with only the text up to and including it."""
+@dataclass(frozen=True, eq=False)
+class ContextComparison(HoldsArrays):
+    full: MaskedGuess
+    """Guesses at the mask seeing the whole input, as BERT does."""
+    left: MaskedGuess
+    """Guesses at the same mask seeing only the tokens up to and including it."""
     left_tokens: tuple[str, ...]
-    """The tokens the model saw in the left-only run (special tokens included)."""
+    """The tokens the model saw in the left-only run: nothing after the mask, not even the end marker."""
 
 
-def left_only_text(model: LoadedModel, text: str) -> str:
-    """``text`` cut right after its first mask, typed as ``[MASK]`` or as the model's own mask token."""
-    text = (text or "").strip()
-    marks = {MASK_ALIAS, model.tokenizer.mask_token or MASK_ALIAS}
-    found = [(text.find(mark), mark) for mark in marks if mark in text]
-    if not found:
-        raise InputError(f"Put {MASK_ALIAS} where the model should guess a word.")
-    start, mark = min(found)
-    return text[:start + len(mark)]
-
-
-def compare_contexts(model: LoadedModel, text: str, top_k: int = 10) -> ContextComparison:
-    """Guesses at the first mask seeing the whole sentence (as BERT does) vs only the words left of it
-    (as a left-to-right language model would).
-
-    The left-only run is the text cut after the mask, tokenized as usual, so the tokenizer still closes it with
-    its end token ([SEP] or </s>): the model sees no word right of the mask, but it does see that marker."""
+def compare_contexts(model: LoadedModel, analysis: Analysis, prediction: MaskedPrediction, position: int,
+                     top_k: int = 10) -> ContextComparison:
+    """The guesses at one masked ``position`` of ``prediction`` (from ``mask_and_predict`` on ``analysis``) against
+    what the model guesses when the input stops right after the mask, as a left-to-right model would read it."""
     _require_head(model)
-    left_text = left_only_text(model, text)
-    full = analyze(model, text, top_k=top_k)
-    left = analyze(model, left_text, top_k=top_k)
-    return ContextComparison(full=full.masks[0], left=left.masks[0], left_tokens=left.tokens)
+    if position not in prediction.positions:
+        raise InputError(f"Token {position} is not masked.")
+    ids = torch.tensor(prediction.input_ids[:position + 1].tolist()).unsqueeze(0)  # [1, position + 1]
+    segments = torch.tensor(analysis.segment_ids[:position + 1].tolist()).unsqueeze(0)  # [1, position + 1]
+    with model.lock, torch.inference_mode():
+        hidden = model.encoder(**_encoder_inputs(model, ids, segments)).last_hidden_state[0, position]  # [D]
+        logits = model.mlm_logits(hidden.unsqueeze(0))[0].float()  # [V]
+    full = prediction.guesses[prediction.positions.index(position)]
+    return ContextComparison(full=full, left=_guess(model, position, full.original_id, logits, top_k),
+                             left_tokens=_tokens(model, ids[0]))
 
 
 def attention_masks(num_tokens: int) -> tuple[np.ndarray, np.ndarray]:
@@ -283,7 +276,7 @@ class RecipeGuess:
 
 
 @dataclass(frozen=True, eq=False)
-class RecipeRun:
+class RecipeRun(HoldsArrays):
     """One seeded draw of BERT's masking recipe on one text, and the model's loss on it."""
 
     seed: int
@@ -304,7 +297,7 @@ class RecipeRun:
 
 
 @dataclass(frozen=True)
-class RecipeShares:
+class RecipeShares(HoldsArrays):
     """How often the recipe selected, masked, randomised or kept tokens over many seeded runs."""
 
     runs: int

@@ -37,7 +37,7 @@ def test_decoder_tied_is_read_from_the_weights(tiny_models, family):
     model = tiny_models[family]
     decoder = model.model.get_output_embeddings()
     tied = decoder.weight.data_ptr() == model.encoder.embeddings.word_embeddings.weight.data_ptr()
-    assert model_summary(model).decoder_tied == tied
+    assert model_summary(model).decoder_tied == model.decoder_tied == tied
 
 
 def test_embedded_summary_and_reference_rows(embedded):

@@ -174,3 +174,17 @@ def test_a_name_that_is_no_hub_id_gets_a_message():
     app = open_app(text="Cats chase mice.", model="https://huggingface.co/bert-base-uncased")
     assert any("neither a hub id" in error.value.replace("\\", "") for error in app.sidebar.error)
     assert {m.label: m.value for m in app.metric}["Layers"] == "6"
+
+
+def test_masked_lm_results_are_computed_once(monkeypatch):
+    """Changing the recipe's seed must not rerun the masked guess: it comes from the shared results cache."""
+    import bertviz_core.mlm as mlm
+
+    calls = []
+    original = mlm.mask_and_predict
+    monkeypatch.setattr(mlm, "mask_and_predict", lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs))
+    app = open_app("app_pages/masked_lm.py", text="The cat sat on the [MASK] today.", k="4")
+    app.number_input[0].set_value(7).run()
+    assert not app.exception and len(calls) == 1
+    assert any(title.startswith("Seed 7") for title in chart_titles(app))
+    assert any("Left-only input: [CLS] the cat sat on the [MASK]" == text.value for text in app.text)

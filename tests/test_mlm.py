@@ -6,7 +6,7 @@ import torch
 from transformers import pipeline
 
 from bertviz_core import InputError, analyze
-from bertviz_core.mlm import (FATES, attention_masks, compare_contexts, head_steps, left_only_text, logit_lens,
+from bertviz_core.mlm import (FATES, attention_masks, compare_contexts, head_steps, logit_lens,
                               mask_and_predict, recipe_run, recipe_shares)
 
 from tiny_models import FAMILIES
@@ -114,6 +114,8 @@ def test_logit_lens_last_row_is_the_prediction(tiny_models, family):
     assert len(lens.tokens) == model.num_layers + 1 and all(len(row) == 5 for row in lens.tokens)
     assert lens.token_ids[-1].tolist() == analysis.masks[0].token_ids[:5].tolist()
     np.testing.assert_allclose(lens.probs[-1], analysis.masks[0].probs[:5], atol=1e-6, rtol=0)
+    reference = model_logits(model, analysis.input_ids)[analysis.masks[0].position].softmax(-1)  # transformers' own
+    np.testing.assert_allclose(lens.probs[-1], reference[lens.token_ids[-1]].numpy(), atol=1e-5, rtol=0)
 
     masked = mask_and_predict(model, analyze(model, SENTENCE), [3])
     lens = logit_lens(model, masked.hidden_states, 3, top_k=5)
@@ -126,32 +128,22 @@ def test_logit_lens_last_row_is_the_prediction(tiny_models, family):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_left_only_text_cuts_after_first_mask(tiny_models):
-    assert left_only_text(tiny_models["bert"], EXAMPLE) == "The farmers cultivate the [MASK]"
-    assert left_only_text(tiny_models["roberta"], EXAMPLE) == "The farmers cultivate the [MASK]"
-    assert left_only_text(tiny_models["roberta"], "A <mask> b [MASK] c") == "A <mask>"
-    with pytest.raises(InputError):
-        left_only_text(tiny_models["bert"], SENTENCE)
-
-
 @pytest.mark.parametrize("family", ["bert", "roberta"])
 def test_left_only_input_has_nothing_right_of_the_mask(tiny_models, family):
     model = tiny_models[family]
-    full, left, left_tokens = compare_contexts(model, EXAMPLE, top_k=4)
-    full_run = analyze(model, EXAMPLE)
-    left_run = analyze(model, left_only_text(model, EXAMPLE))
-    position = full.position
-    assert left.position == position and left_tokens == left_run.tokens
-    # Exactly the tokens up to the mask, then only the tokenizer's closing special token(s).
-    assert left_run.input_ids[:position + 1].tolist() == full_run.input_ids[:position + 1].tolist()
-    assert left_run.special_mask[position + 1:].all()
-    assert (~full_run.special_mask[position + 1:]).sum() >= 4  # "to grow crops ." were there in the full run
-    left_text = left_only_text(model, EXAMPLE).replace("[MASK]", model.tokenizer.mask_token)
-    assert left_run.offsets[:, 1].max() <= len(left_text)
-    if family == "bert":  # whole-word vocabulary: none of the words right of the mask appears at all
-        assert not {"to", "grow", "crops", "."} & set(left_tokens)
-    assert full.token_ids.tolist() == full_run.masks[0].token_ids[:4].tolist()
-    assert left.token_ids.tolist() == left_run.masks[0].token_ids[:4].tolist()
+    typed = analyze(model, EXAMPLE)
+    plain = analyze(model, SENTENCE)
+    for analysis, position in [(typed, typed.masks[0].position), (plain, 2)]:  # a typed mask, a clicked token
+        prediction = mask_and_predict(model, analysis, [position], top_k=4)
+        comparison = compare_contexts(model, analysis, prediction, position, top_k=4)
+        full, left, left_tokens = comparison.full, comparison.left, comparison.left_tokens
+        assert left_tokens == prediction.tokens[:position + 1] and left_tokens[-1] == model.tokenizer.mask_token
+        assert full == prediction.guesses[0] and left.original_token == full.original_token
+        # The reference: transformers' own masked-LM model on the ids cut right after the mask.
+        reference = model_logits(model, prediction.input_ids[:position + 1])[position].softmax(-1)
+        assert left.token_ids.tolist() == reference.topk(4).indices.tolist()
+        np.testing.assert_allclose(left.probs, reference.topk(4).values.numpy(), atol=1e-5, rtol=0)
+    assert typed.num_tokens > typed.masks[0].position + 4  # "to grow crops ." were right of the mask
 
 
 def test_attention_masks():
@@ -249,7 +241,7 @@ def test_models_without_head_are_refused(embedded):
         lambda: mask_and_predict(embedded, analysis, [2]),
         lambda: head_steps(embedded, analysis.hidden_states[-1, 2]),
         lambda: logit_lens(embedded, analysis.hidden_states, 2),
-        lambda: compare_contexts(embedded, EXAMPLE),
+        lambda: compare_contexts(embedded, analysis, None, 2),
         lambda: recipe_run(embedded, SENTENCE, seed=0),
     ]
     for call in calls:

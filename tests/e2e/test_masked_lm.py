@@ -19,7 +19,10 @@ def test_without_a_head_the_page_says_which_models_have_one(app_url, page):
     page.wait_for_selector("[data-testid='stAlert']", timeout=120_000)
     wait_idle(page)
     assert page.get_by_text("has no trained masked-LM head").count() == 1
-    assert page.get_by_text("bert-base-uncased, distilbert-base-uncased").count() == 1
+    assert page.get_by_text("bert-lens-minilm-mlm (offline, with masked-LM head); bert-base-uncased").count() == 1
+    page.get_by_role("button", name="Use bert-lens-minilm-mlm").click()
+    page.wait_for_function("() => document.body.innerText.includes('No mask yet')", timeout=120_000)
+    assert "model=offline" in page.url and page.get_by_text("has no trained masked-LM head").count() == 0
 
 
 def test_click_a_token_and_run_the_recipe(app_url, page, mlm_dir):
@@ -37,3 +40,5 @@ def test_click_a_token_and_run_the_recipe(app_url, page, mlm_dir):
     colours = recipe.locator("path").evaluate_all("paths => paths.map(p => getComputedStyle(p).fill)")
     assert "rgb(251, 211, 141)" in colours or "rgb(248, 201, 196)" in colours or "rgb(198, 233, 198)" in colours
     assert page.get_by_text("Loss of this run").count() == 1
+    # The clicked mask is also the one read left-to-right: the input stops right after it.
+    assert page.get_by_text("Left-only input: [CLS] the cat sat on the [MASK]", exact=True).count() == 1
