@@ -27,14 +27,16 @@ except InputError as error:
 st.caption(md("Found in sentences " + ", ".join(str(o.sentence + 1) for o in found.occurrences)
               + " (each occurrence's pieces are averaged)."))
 st.plotly_chart(similarity_by_layer(found, sentences))
-st.caption("Layer 0 is the input: occurrences differ there only by their positions. Falling similarity at deeper "
-           "layers is the model separating the senses from their context.")
+st.caption("The first point compares the bare token-embedding rows: one and the same row for every “bank”, so "
+           "exactly 1. The input to layer 1 adds each occurrence's position (and segment), so it is close to 1 but "
+           "not equal. Falling similarity at deeper layers is the model separating the senses by their context.")
 st.plotly_chart(occurrence_paths(found, sentences))
 
 st.subheader("What each occurrence reads as")
 if not model.has_mlm_head:
     st.info(md(f"{model.name} has no masked-LM head, so its vectors cannot be read back as words. Choose a model "
-               "with one (bert-base-uncased, distilbert-base-uncased, roberta-base) in the sidebar."))
+               "with one in the sidebar: bert-lens-minilm-mlm (offline), which works anywhere, or bert-base-uncased, "
+               "distilbert-base-uncased or roberta-base from the hub."))
     st.stop()
 layer = url_slider("context_layer", "Layer", 0, model.num_layers, model.num_layers)
 for occurrence, vectors in zip(found.occurrences, found.vectors):

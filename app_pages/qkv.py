@@ -34,7 +34,8 @@ st.plotly_chart(vectors_heatmap(step.x[None], [labels[query]], f"x: hidden state
 st.plotly_chart(vectors_heatmap(step.query[None], ["q"], f"q: the query of head {head + 1}"))
 
 st.subheader("2. The keys, the scores and the softmax")
-st.markdown("Every token also gets a **key**, k = W_K x + b_K: what it offers to be found by. The query is compared "
+st.markdown("Every token also gets a **key**, k = W_K x + b_K. Training shaped W_K so that a key advertises what "
+            "kind of information its token holds, to be matched by the queries that need it. The query is compared "
             f"with each key by a dot product, divided by √{d} = {step.scale:.2f} so the scores do not grow with the "
             "head size, and the **softmax** turns the scores into weights that are positive and sum to 1.")
 st.plotly_chart(vectors_heatmap(step.keys, labels, "k: every token's key"))
@@ -44,8 +45,8 @@ difference = float(abs(step.weights - analysis.attentions[layer, head, query]).m
 st.caption(f"Largest difference from the model's own attention row: {difference:.1e}.")
 
 st.subheader("3. The values and the weighted sum")
-st.markdown("Each token finally offers a **value**, v = W_V x + b_V: the information it passes on when attended "
-            f"to. The head's output for {who} is the weighted sum Σ weight × value. The outputs of all "
+st.markdown("Each token finally offers a **value**, v = W_V x + b_V. Training shaped W_V so that a value carries "
+            f"what this head passes on from its token when attended to. The head's output for {who} is the weighted sum Σ weight × value. The outputs of all "
             f"{analysis.num_heads} heads are joined and mixed by one more matrix before the residual connection.")
 st.plotly_chart(vectors_heatmap(step.values, labels, "v: every token's value"))
 st.plotly_chart(vectors_heatmap(step.output[None], ["output"], f"Σ weight × value: head {head + 1}'s output"))

@@ -50,6 +50,9 @@ class WordAcrossSentences:
     """[N] the first occurrence in each sentence that has the word."""
     vectors: np.ndarray
     """[N, L + 1, D] mean of the word's pieces' hidden states at each layer."""
+    token_similarity: np.ndarray
+    """[N, N] cosine similarity of the occurrences' token-embedding rows (mean over pieces), before positions are
+    added: exactly 1 for the same pieces, whatever the sentence."""
     similarity: np.ndarray
     """[L + 1, N, N] cosine similarity between occurrences at each layer."""
     pca: np.ndarray
@@ -101,7 +104,10 @@ def word_across_sentences(model: LoadedModel, sentences: list[str], word: str) -
     vectors = np.stack([analyses[o.sentence].hidden_states[:, list(o.token_indices)].mean(axis=1)
                         for o in occurrences])  # [N, L+1, D]
     similarity = np.stack([cosine_similarity(vectors[:, layer]) for layer in range(vectors.shape[1])])  # [L+1, N, N]
+    rows = np.stack([analyses[o.sentence].token_embeddings[list(o.token_indices)].mean(axis=0)
+                     for o in occurrences])  # [N, E]
     return WordAcrossSentences(word=word, occurrences=occurrences, vectors=frozen_array(vectors),
+                               token_similarity=frozen_array(cosine_similarity(rows)),
                                similarity=frozen_array(similarity), pca=frozen_array(_pca_paths(vectors)))
 
 

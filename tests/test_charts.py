@@ -118,8 +118,9 @@ def test_meaning_figures(embedded):
     sentences = ["I sat on the bank of the river.", "I deposited money at the bank.", "The bank raised rates."]
     found = word_across_sentences(embedded, sentences, "bank")
     lines = similarity_by_layer(found, sentences)
-    assert len(lines.data) == 3 and len(lines.data[0].y) == embedded.num_layers + 1
-    np.testing.assert_array_equal(lines.data[0].y, found.similarity[:, 0, 1])
+    assert len(lines.data) == 3 and len(lines.data[0].y) == embedded.num_layers + 2
+    assert lines.data[0].y[0] == found.token_similarity[0, 1]
+    np.testing.assert_array_equal(lines.data[0].y[1:], found.similarity[:, 0, 1])
     assert len(occurrence_paths(found, sentences).data) == 3
     matrix = similarity_matrix(sentence_embeddings(embedded, sentences))
     np.testing.assert_array_equal(similarity_matrix_figure(matrix, sentences).data[0].z, matrix)

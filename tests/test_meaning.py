@@ -41,6 +41,8 @@ def test_context_separates_river_bank_from_money_bank(bank):
     # Layer 0: same token at positions 5 and 6, so close but not identical; context pulls them apart later.
     assert 0.9 < river_money[0] < 1.0
     assert river_money[-1] < river_money[0]
+    # Before positions are added, the token-embedding rows of every "bank" are one and the same row.
+    np.testing.assert_allclose(bank.token_similarity, 1.0, atol=1e-6)
 
 
 def test_vectors_are_mean_hidden_states_of_the_pieces(bank, embedded):

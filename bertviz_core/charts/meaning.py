@@ -22,17 +22,21 @@ def _short(text: str, limit: int = 40) -> str:
 
 
 def similarity_by_layer(word: WordAcrossSentences, sentences: list[str]) -> go.Figure:
-    """Cosine similarity of every pair of occurrences, one line per pair, from the input to the last layer."""
+    """Cosine similarity of every pair of occurrences, one line per pair: first the bare token-embedding rows (x = -1),
+    then the input to layer 1 (x = 0) and every layer's output."""
     names = _names(word, sentences)
-    layers = list(range(word.similarity.shape[0]))
+    steps = list(range(-1, word.similarity.shape[0]))
     figure = go.Figure([
-        go.Scatter(x=layers, y=word.similarity[:, i, j], mode="lines+markers", name=f"{names[i]} ↔ {names[j]}",
-                   hovertemplate="layer %{x}: %{y:.3f}<extra></extra>")
+        go.Scatter(x=steps, y=[word.token_similarity[i, j], *word.similarity[:, i, j]], mode="lines+markers",
+                   name=f"{names[i]} ↔ {names[j]}", hovertemplate="%{x}: %{y:.3f}<extra></extra>")
         for i, j in combinations(range(len(names)), 2)
     ])
+    ticks = ["token row", "input", *map(str, steps[2:])]
     figure.update_layout(title=f"How alike the occurrences of “{safe_text(word.word)}” are, layer by layer",
-                         xaxis=dict(title="layer (0 = input embeddings)", dtick=1), yaxis_title="cosine similarity",
-                         height=380, margin=_MARGIN, legend=dict(orientation="h", y=-0.25))
+                         xaxis=dict(title="token-embedding row, input to layer 1 (token + position + segment), "
+                                          "then each layer", tickvals=steps, ticktext=ticks),
+                         yaxis_title="cosine similarity", height=380, margin=_MARGIN,
+                         legend=dict(orientation="h", y=-0.3))
     return figure
 
 
