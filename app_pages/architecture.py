@@ -31,6 +31,10 @@ st.caption("Every number comes from the loaded model's configuration and weights
            + (f" {summary.name} reuses its layers' weights ({summary.weight_sets} set(s) for {summary.layers} "
               "layers), so they are counted once." if summary.weight_sets < summary.layers else ""))
 
+if summary.has_mlm_head and summary.family in ("bert", "roberta", "albert"):
+    st.caption(f"Not counted: the pooler ({summary.hidden_size} x {summary.hidden_size} + tanh on the [CLS] vector, "
+               "used by next-sentence prediction and some classifiers). The masked-LM model class does not load it.")
+
 st.subheader("Compared with the original BERT")
 st.dataframe([asdict(row) for row in comparison_rows(summary)], hide_index=True)
 st.caption("BERT-base and BERT-large rows are the published reference sizes (Devlin et al., 2019), not read from a "
