@@ -140,5 +140,6 @@ if run.guesses:
 else:
     st.caption("This seed selected no token; try another seed or a longer sentence.")
 shares = cached_result(("shares", *source, runs, int(seed), probability), f"Running the recipe {runs:,} times…",
-                       lambda: recipe_shares(model.tokenizer, analysis.text, runs, int(seed), probability))
+                       lambda: recipe_shares(model.tokenizer, analysis.text, runs, int(seed), probability,
+                                             max_length=model.max_tokens))
 st.plotly_chart(recipe_shares_chart(shares))

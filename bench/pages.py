@@ -1,7 +1,7 @@
 """What each page costs a browser: bytes sent over the websocket and the time until every chart is drawn in
 Chromium, at 128 and 512 tokens, for the offline default and a BERT-base-sized model; and the server's peak memory.
 
-    .venv/bin/python bench/pages.py [--models offline bert-base-sized] [--lengths 128 512]
+    .venv/bin/python bench/pages.py [--models offline bert-base-sized] [--lengths 128 512] [--pages PAGE ...]
 
 Each model gets a fresh server. A first visit with the same text loads the model and runs the analysis (timed
 apart as "model + analysis"), so the page figures are what a reader waits for when moving between pages.
@@ -22,8 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import bert_base_sized, text_of  # noqa: E402
 from bench.server import CHROMIUM_ARGS, running_app  # noqa: E402
 
-PAGES = ("home", "tokenization", "positions", "input", "architecture", "attention", "masked-lm", "qkv", "context",
-         "applications")
+PAGES = {  # row label -> (path, extra query parameters): each page as a link opens it, plus the heavier views
+    **{path: (path, {}) for path in ("home", "tokenization", "positions", "input", "architecture", "attention")},
+    "attention, model view": ("attention", {"view": "Model view"}),
+    "attention, rollout and norms": ("attention", {"view": "Rollout and norms"}),
+    "masked-lm, token 1 clicked": ("masked-lm", {"masked": "1"}),
+    **{path: (path, {}) for path in ("qkv", "context", "applications")},
+}
 STATE = ("() => [!!document.querySelector(\"[data-testid='stApp'][data-test-script-state='notRunning']\"), "
          "!!document.querySelector('h1'), document.querySelectorAll('[data-testid=stPlotlyChart]').length, "
          "document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length, "
@@ -68,7 +73,7 @@ def settled(page, start: float) -> tuple[float, int]:
         page.wait_for_timeout(100)
 
 
-def measure(model: str, lengths: list[int]) -> None:
+def measure(model: str, lengths: list[int], pages: list[str]) -> None:
     spec = model_spec(model)
     with running_app() as (url, memory), sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
@@ -77,9 +82,10 @@ def measure(model: str, lengths: list[int]) -> None:
             first, _, _ = visit(browser, f"{url}/home?{query}")
             print(f"\n{model}, {length} tokens: model + analysis on first visit {first:.1f} s")
             print(f"| page | charts | MB sent | seconds until drawn |\n|---|---|---|---|")
-            for path in PAGES:
-                seconds, sent, charts = visit(browser, f"{url}/{path}?{query}")
-                print(f"| {path} | {charts} | {sent / 1e6:.2f} | {seconds:.1f} |", flush=True)
+            for label in pages:
+                path, extra = PAGES[label]
+                seconds, sent, charts = visit(browser, f"{url}/{path}?{query}&{urlencode(extra)}")
+                print(f"| {label} | {charts} | {sent / 1e6:.2f} | {seconds:.1f} |", flush=True)
         browser.close()
         print(f"\n{model}: server peak resident memory {memory.peak:.0f} MB")
 
@@ -88,9 +94,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["offline", "bert-base-sized"])
     parser.add_argument("--lengths", nargs="+", type=int, default=[128, 512])
+    parser.add_argument("--pages", nargs="+", default=list(PAGES), choices=list(PAGES), metavar="PAGE")
     args = parser.parse_args()
     for model in args.models:
-        measure(model, args.lengths)
+        measure(model, args.lengths, args.pages)
 
 
 if __name__ == "__main__":
