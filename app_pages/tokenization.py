@@ -8,6 +8,8 @@ from bertviz_core.charts.tokenization import pieces_figure
 from bertviz_core.tokenization import padded_input, token_rows, tokenization_steps
 from app_pages.common import current_analysis, current_lens, md
 
+WORDS_LISTED = 200
+
 model = current_lens().model
 analysis = current_analysis()
 steps = tokenization_steps(model.tokenizer, analysis.text_read)  # a truncated text: only what the model read
@@ -27,6 +29,9 @@ else:
     st.caption("This tokenizer does not change the text before splitting it.")
 
 st.subheader("2. Split into words and punctuation, then 3. into pieces")
+shown = steps.words[:WORDS_LISTED]
+st.caption(md(f"{len(steps.words)} words and punctuation marks: " + " · ".join(w.word for w in shown)
+              + (" · …" if len(steps.words) > len(shown) else "")))
 st.plotly_chart(pieces_figure(steps))
 if steps.algorithm == "wordpiece":
     st.markdown("WordPiece works **longest match first**: it looks the whole remaining word up in the vocabulary, "

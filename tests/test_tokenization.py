@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 from tokenizers import AddedToken
-from transformers import RobertaTokenizer
+from transformers import BertTokenizerFast, RobertaTokenizer
 
 from bertviz_core.analysis import InputError
+from bertviz_core.loading import embedded_model_dir
 from bertviz_core import analyze
 from bertviz_core.tokenization import padded_input, tokenization_steps, token_rows
 
@@ -57,6 +58,24 @@ def test_embedded_wordpiece_is_reproduced(embedded, text):
 @pytest.mark.parametrize("text", TEXTS)
 def test_tiny_wordpiece_is_reproduced(tiny_models, family, text):
     _assert_reproduces(tiny_models[family].tokenizer, text)
+
+
+@pytest.fixture(scope="module")
+def cased_wordpiece():
+    """A cased WordPiece tokenizer (no lowercasing, accents kept) on the embedded vocabulary."""
+    return BertTokenizerFast(vocab_file=str(embedded_model_dir() / "vocab.txt"), do_lower_case=False,
+                             strip_accents=False)
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_cased_wordpiece_is_reproduced(cased_wordpiece, text):
+    steps = _assert_reproduces(cased_wordpiece, text)
+    assert not steps.lowercase and not steps.strip_accents
+
+
+@pytest.mark.parametrize("text", [t for t in TEXTS if "[" not in t])
+def test_byte_level_bpe_is_reproduced(roberta_bpe, text):
+    assert _assert_reproduces(roberta_bpe, text).algorithm == "bpe"
 
 
 @pytest.mark.parametrize("text", [t for t in TEXTS if "[" not in t])
