@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app_pages.catalog import PAGES
-from app_pages.common import sidebar
+from app_pages.common import return_freed_memory, sidebar
 
 st.set_page_config(page_title="BERT Lens", page_icon=":material/search:", layout="wide")
 
@@ -13,3 +13,4 @@ pages = [home] + [st.Page(p.script, title=p.title, icon=p.icon, url_path=p.url_p
 page = st.navigation(pages)
 st.session_state["lens"] = sidebar()
 page.run()
+return_freed_memory()  # what drawing the page needed (figures, tables) is freed now; hand it back

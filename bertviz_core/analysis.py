@@ -139,6 +139,8 @@ def analyze(
         masks = _mask_predictions(model, encoding["input_ids"][0], last_hidden, top_k, full_logits)
     if output.attentions is None or output.attentions[0] is None:
         raise RuntimeError("The model returned no attention weights; it must be loaded with eager attention.")
+    attentions, hidden_states = list(output.attentions), list(output.hidden_states)
+    del output  # now these lists hold torch's only references, and copying releases each tensor as it goes
     ids = encoding["input_ids"][0]
     return Analysis(
         model_name=model.name,
@@ -151,8 +153,8 @@ def analyze(
         segment_ids=frozen_array(_segment_ids(encoding), np.int64),
         offsets=frozen_array(encoding["offset_mapping"][0], np.int64),
         position_ids=frozen_array(parts["position_ids"].reshape(-1)[-len(ids):], np.int64),
-        attentions=_frozen_stack(output.attentions),
-        hidden_states=_frozen_stack(output.hidden_states),
+        attentions=_frozen_stack(attentions),
+        hidden_states=_frozen_stack(hidden_states),
         token_embeddings=frozen_array(parts["token"][0]),
         position_embeddings=frozen_array(parts["position"].expand_as(parts["token"])[0]),
         segment_embeddings=frozen_array(parts.get("segment", torch.zeros_like(parts["token"]))[0]),
@@ -239,12 +241,14 @@ def _segment_ids(encoding) -> np.ndarray:
     return np.array(segments)
 
 
-def _frozen_stack(tensors: tuple[torch.Tensor, ...]) -> np.ndarray:
-    """N tensors [1, ...] -> read-only float32 [N, ...], copied once: torch.stack and then a numpy copy would copy
-    twice, and at 512 tokens the attentions of BERT-base are 150 MB."""
+def _frozen_stack(tensors: list[torch.Tensor]) -> np.ndarray:
+    """N tensors [1, ...] -> read-only float32 [N, ...], copied once (torch.stack and then a numpy copy would copy
+    twice). Each tensor is dropped from ``tensors`` once copied, so torch's copy and ours never both exist whole:
+    at 512 tokens the attentions of BERT-base are 150 MB."""
     stacked = np.empty((len(tensors), *tensors[0].shape[1:]), dtype=np.float32)
-    for index, tensor in enumerate(tensors):
-        stacked[index] = tensor[0].float().numpy()
+    for index in range(len(tensors)):
+        stacked[index] = tensors[index][0].float().numpy()
+        tensors[index] = None
     stacked.flags.writeable = False
     return stacked
 
