@@ -5,7 +5,7 @@ import streamlit as st
 from bertviz_core import InputError
 from bertviz_core.charts.meaning import class_probabilities, similarity_matrix_figure, training_curve
 from bertviz_core.meaning import classify, sentence_embeddings, similarity_matrix, train_head
-from app_pages.common import current_lens, md, url_text
+from app_pages.common import current_lens, md, url_choice, url_text
 
 REVIEWS = """positive: A wonderful film, I loved every minute.
 positive: Brilliant acting and a moving story.
@@ -28,8 +28,8 @@ st.markdown(f"To classify text, BERT gets a small **head**: one linear layer and
             "(the [CLS] vector, or the mean of the word vectors), and only the head's weights are trained. Real "
             "fine-tuning also adjusts the encoder, usually on thousands of examples.")
 examples = url_text("examples", "Labelled examples, one “label: sentence” per line", REVIEWS, lines=8)
-pooling = st.radio("Sentence vector", ["mean", "cls"], horizontal=True,
-                   format_func={"mean": "mean of the tokens", "cls": "the [CLS] token"}.get)
+pooling = url_choice("pooling", "Sentence vector", ["mean", "cls"], "mean", horizontal=True,
+                     format_func={"mean": "mean of the tokens", "cls": "the [CLS] token"}.get)
 pairs = [line.split(":", 1) for line in examples.splitlines() if ":" in line]
 labels, texts = [label.strip() for label, _ in pairs], [text.strip() for _, text in pairs]
 if st.button("Train the head", type="primary"):

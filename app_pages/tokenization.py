@@ -53,7 +53,8 @@ if steps.algorithm == "wordpiece":
                       + ", ".join(f"“{w[:20]}…” ({len(w)})" for w in too_long) + " became "
                       f"{model.tokenizer.unk_token} with no look-up."))
 else:
-    st.info(steps.note)
+    st.caption("The attempts table is WordPiece's search; this tokenizer merges instead (see the note above), so "
+               "its pieces are shown as it produces them.")
 
 st.subheader("4. Add special tokens and look up the ids")
 tok = model.tokenizer

@@ -8,13 +8,14 @@ from __future__ import annotations
 import argparse
 import resource
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from bench.common import models, text_of, timed  # noqa: E402
+from bench.common import models, text_of  # noqa: E402
 from bertviz_core import analyze  # noqa: E402
 
 
@@ -32,6 +33,18 @@ def released_forward(model, text: str, length: int) -> None:
     bare_forward(model, text, length)
 
 
+def interleaved(functions, repeat: int) -> list[float]:
+    """Best seconds of each function over ``repeat`` rounds, one call of each per round: on a shared machine whose
+    speed drifts, timing one function's runs back to back and then the next's would compare different moments."""
+    best = [float("inf")] * len(functions)
+    for _ in range(repeat):
+        for index, function in enumerate(functions):
+            start = time.perf_counter()
+            function()
+            best[index] = min(best[index], time.perf_counter() - start)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["offline", "bert-base-sized"])
@@ -43,9 +56,10 @@ def main() -> None:
     for name, model in models(args.models).items():
         for length in args.lengths:
             text = text_of(length)
-            kept, _ = timed(bare_forward, model, text, length, repeat=args.repeat)
-            released, _ = timed(released_forward, model, text, length, repeat=args.repeat)
-            seconds, result = timed(analyze, model, text, max_length=length, repeat=args.repeat)
+            kept, released, seconds = interleaved([lambda: bare_forward(model, text, length),
+                                                   lambda: released_forward(model, text, length),
+                                                   lambda: analyze(model, text, max_length=length)], args.repeat)
+            result = analyze(model, text, max_length=length)
             print(f"{name + f' {model.num_layers}x{model.num_heads}':<24}{result.num_tokens:>7}{kept:>9.3f}"
                   f"{released:>12.3f}{seconds:>11.3f}{seconds / released:>7.2f}{seconds / kept:>9.2f}"
                   f"{result.nbytes / 1e6:>13.1f}", flush=True)
