@@ -3,6 +3,7 @@ sentence and switching pages; report errors, p50 / p95 response time and the ser
 every session saw the results for its own sentence.
 
     .venv/bin/python bench/load.py [--sessions 20] [--model offline] [--pages attention tokenization qkv positions]
+        [--client browser | websocket]
 
 Needs Debian's chromium (/usr/bin/chromium). Sends traffic to 127.0.0.1 only.
 """
@@ -15,9 +16,12 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
+import websockets
 from playwright.async_api import async_playwright
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.server import CHROMIUM_ARGS, IDLE, running_app  # noqa: E402
@@ -27,10 +31,27 @@ NOUNS = ("apples", "rivers", "guitars", "castles", "tigers", "pencils", "oceans"
          "islands", "lemons", "bridges", "dolphins", "mountains", "candles", "forests", "engines", "blankets", "comets")
 
 
-async def session(browser, url: str, number: int, pages: list[str], model: str) -> tuple[list[float], list[str]]:
-    """One user: their own sentence, every page in turn; returns response times and errors."""
+def sentence_of(number: int) -> tuple[str, str]:
+    """(the session's own sentence, the noun that marks it)."""
     noun = NOUNS[number % len(NOUNS)]
-    text = f"Student number {number} reads about {noun} today."
+    return f"Student number {number} reads about {noun} today.", noun
+
+
+def problems(number: int, name: str, noun: str, error_box: bool, sidebar_text_ok: bool, charts_text: str) -> list[str]:
+    """What is wrong with one page a session received: an error, or another session's sentence."""
+    found = []
+    if error_box:
+        found.append(f"session {number} {name}: an error box")
+    if not sidebar_text_ok:
+        found.append(f"session {number} {name}: another sentence in the sidebar")
+    if name in TOKEN_PAGES and noun not in charts_text and noun.rstrip("s") not in charts_text:
+        found.append(f"session {number} {name}: its charts do not show '{noun}'")
+    return found
+
+
+async def browser_session(browser, url: str, number: int, pages: list[str], model: str):
+    """One user in Chromium: their own sentence, every page in turn; returns response times and errors."""
+    text, noun = sentence_of(number)
     context = await browser.new_context(viewport={"width": 1200, "height": 900})
     page = await context.new_page()
     times, errors = [], []
@@ -41,24 +62,67 @@ async def session(browser, url: str, number: int, pages: list[str], model: str) 
             await page.wait_for_selector(".js-plotly-plot .main-svg", timeout=180_000)
             await page.wait_for_selector(IDLE, timeout=180_000)
             times.append(time.perf_counter() - start)
-            if await page.locator("[data-testid='stException']").count():
-                errors.append(f"session {number} {name}: an error box")
-            if await page.locator("textarea").first.input_value() != text:
-                errors.append(f"session {number} {name}: another sentence in the sidebar")
-            shown = " ".join(await page.locator(".js-plotly-plot text").all_text_contents())
-            if name in TOKEN_PAGES and noun not in shown and noun.rstrip("s") not in shown:
-                errors.append(f"session {number} {name}: its charts do not show '{noun}'")
+            errors += problems(number, name, noun, await page.locator("[data-testid='stException']").count() > 0,
+                               await page.locator("textarea").first.input_value() == text,
+                               " ".join(await page.locator(".js-plotly-plot text").all_text_contents()))
         except Exception as error:  # a timeout or a crash is a result to report, not a reason to stop the others
             errors.append(f"session {number} {name}: {type(error).__name__}: {str(error).splitlines()[0]}")
     await context.close()
     return times, errors
 
 
-async def run(url: str, sessions: int, pages: list[str], model: str) -> tuple[list[float], list[str]]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        results = await asyncio.gather(*(session(browser, url, n, pages, model) for n in range(sessions)))
-        await browser.close()
+async def websocket_session(url: str, number: int, pages: list[str], model: str):
+    """One user speaking Streamlit's own protocol, as the browser does, without drawing anything: the server's
+    share of the response time, free of 20 Chromium renderers competing for the same cores."""
+    text, noun = sentence_of(number)
+    query = urlencode({"text": text, "model": model})
+    times, errors = [], []
+    async with websockets.connect(url.replace("http", "ws", 1) + "/_stcore/stream", subprotocols=["streamlit"],
+                                  max_size=None) as socket:
+        for name in pages:
+            start = time.perf_counter()
+            try:
+                elements = await asyncio.wait_for(run_page(socket, name, query), 180)
+                times.append(time.perf_counter() - start)
+                kinds = [element.WhichOneof("type") for element in elements]
+                charts = " ".join(element.plotly_chart.spec for element in elements if element.HasField("plotly_chart"))
+                # After the first run the browser keeps the text box's value, so the server sends one only if it
+                # changes it: any it sends must be this session's sentence.
+                sent = [element.text_area.value for element in elements
+                        if element.HasField("text_area") and element.text_area.set_value]
+                errors += problems(number, name, noun, "exception" in kinds, all(t == text for t in sent), charts)
+                errors += [f"    {element.exception.type}: {element.exception.message.splitlines()[0]}\n"
+                           + "\n".join(element.exception.stack_trace[-4:])
+                           for element in elements if element.HasField("exception")]
+            except Exception as error:  # as in the browser sessions: report, go on
+                errors.append(f"session {number} {name}: {type(error).__name__}: {error}")
+    return times, errors
+
+
+async def run_page(socket, name: str, query: str) -> list:
+    """Ask for one page, as a click in the sidebar does, and collect the elements drawn until the run finishes."""
+    request = BackMsg()
+    request.rerun_script.query_string = query
+    request.rerun_script.page_name = name
+    await socket.send(request.SerializeToString())
+    elements = []
+    while True:
+        message = ForwardMsg()
+        message.ParseFromString(await socket.recv())
+        if message.WhichOneof("type") == "script_finished":
+            return elements
+        if message.HasField("delta") and message.delta.HasField("new_element"):
+            elements.append(message.delta.new_element)
+
+
+async def run(url: str, sessions: int, pages: list[str], model: str, client: str):
+    if client == "websocket":
+        results = await asyncio.gather(*(websocket_session(url, n, pages, model) for n in range(sessions)))
+    else:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            results = await asyncio.gather(*(browser_session(browser, url, n, pages, model) for n in range(sessions)))
+            await browser.close()
     return [t for times, _ in results for t in times], [e for _, errors in results for e in errors]
 
 
@@ -67,14 +131,16 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--model", default="offline")
     parser.add_argument("--pages", nargs="+", default=["attention", "tokenization", "qkv", "positions"])
+    parser.add_argument("--client", choices=["browser", "websocket"], default="browser",
+                        help="Chromium pages, or bare websocket clients (the server's time alone)")
     args = parser.parse_args()
     with running_app() as (url, memory):
         started = time.perf_counter()
-        times, errors = asyncio.run(run(url, args.sessions, args.pages, args.model))
+        times, errors = asyncio.run(run(url, args.sessions, args.pages, args.model, args.client))
         elapsed = time.perf_counter() - started
     times.sort()
     p95 = times[min(len(times) - 1, int(0.95 * len(times)))] if times else float("nan")
-    print(f"{args.sessions} sessions x {len(args.pages)} pages on {args.model}: {len(times)} page loads in "
+    print(f"{args.sessions} {args.client} sessions x {len(args.pages)} pages on {args.model}: {len(times)} page loads in "
           f"{elapsed:.1f} s, {len(errors)} errors")
     if times:
         print(f"response time: p50 {statistics.median(times):.2f} s, p95 {p95:.2f} s, max {times[-1]:.2f} s")
