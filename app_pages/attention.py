@@ -86,7 +86,7 @@ elif view == "Head view":
                        min(5, analysis.num_tokens), column=left)
     threshold = left.slider("Hide links below", 0.0, 0.5, 0.02, 0.01)
     layer_view = view_matrix(analysis, analysis.attentions[layer], options)  # [H, R, C]
-    focus = url_token("focus", "Isolate one token", ["(every token)", *layer_view.row_names], 0, column=right)
+    focus = url_token("focus", "Isolate one token", layer_view.row_names, 0, column=right, first="(every token)")
     figure, drawn, omitted = head_view(layer_view, layer, heads, top_k, threshold, focus - 1 if focus else None)
     st.plotly_chart(figure, key="head_view", on_select=isolate_clicked_token, selection_mode="points",
                     config=config)

@@ -209,14 +209,15 @@ def url_slider(name: str, label: str, low: int, high: int, default: int, *, colu
     return value
 
 
-def url_token(name: str, label: str, tokens, default: int, *, column=st) -> int:
-    """A token picker kept in the URL by position (``?query=2``), labelled like the charts ('2 bank')."""
-    if name in st.session_state and st.session_state[name] >= len(tokens):
+def url_token(name: str, label: str, tokens, default: int, *, column=st, first: str | None = None) -> int:
+    """A token picker kept in the URL by position (``?query=2``), labelled like the charts ('2 bank'). With
+    ``first``, that entry comes before the tokens (as 0) and token i is entry i + 1, still labelled 'i ...'."""
+    labels = ([first] if first is not None else []) + token_labels(tokens)
+    if name in st.session_state and st.session_state[name] >= len(labels):
         del st.session_state[name]  # a shorter sentence was typed
-    labels = token_labels(tokens)
     initial = _url_int(name, default)
-    value = column.selectbox(label, range(len(tokens)), format_func=labels.__getitem__,
-                             key=_seeded(name, initial if 0 <= initial < len(tokens) else default))
+    value = column.selectbox(label, range(len(labels)), format_func=labels.__getitem__,
+                             key=_seeded(name, initial if 0 <= initial < len(labels) else default))
     _set_url(**{name: str(value)})
     return value
 

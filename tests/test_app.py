@@ -188,3 +188,10 @@ def test_masked_lm_results_are_computed_once(monkeypatch):
     assert not app.exception and len(calls) == 1
     assert any(title.startswith("Seed 7") for title in chart_titles(app))
     assert any("Left-only input: [CLS] the cat sat on the [MASK]" == text.value for text in app.text)
+
+
+def test_isolate_picker_numbers_tokens_like_the_chart():
+    app = open_app("app_pages/attention.py", text="The clerk left.", view="Head view", focus="3")
+    options = app.selectbox(key="focus").options
+    assert options[:4] == ["(every token)", "0 [CLS]", "1 the", "2 clerk"]
+    assert app.selectbox(key="focus").value == 3 and app.query_params["focus"] == "3"
