@@ -284,7 +284,7 @@ def default_choice(hub_timeout: float = HUB_TIMEOUT_SECONDS) -> tuple[str, str]:
     if hub_reachable(hub_timeout):
         return DEFAULT_HUB_MODEL, "Automatic: the Hugging Face hub answers."
     return "offline", (f"Offline: the Hugging Face hub cannot be reached and {DEFAULT_HUB_MODEL} is not in "
-                              "the local cache.")
+                       "the local cache.")
 
 
 def _load_default(hub_timeout: float, max_bytes: int | None) -> LoadedModel:
