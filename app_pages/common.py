@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import re
 from dataclasses import dataclass, replace
@@ -113,16 +112,17 @@ def _cached(cache: BoundedCache, key: tuple, message: str, compute):
     return result
 
 
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or None)
+# glibc's malloc_trim, found among the symbols the process already has; absent on macOS, and Windows has no such
+# handle at all, so there the allocator is left alone.
+_MALLOC_TRIM = getattr(ctypes.CDLL(None), "malloc_trim", None) if os.name == "posix" else None
 
 
 def return_freed_memory() -> None:
     """Hand the memory a computation freed back to the system. glibc keeps it for reuse, spread over one arena per
     thread, so without this the server's resident size only ratchets up from one computation to the next (by
     hundreds of MB at 512 tokens), and a small hosted machine runs out."""
-    trim = getattr(_LIBC, "malloc_trim", None)  # glibc only; elsewhere the allocator is left alone
-    if trim is not None:
-        trim(0)
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def sidebar() -> Lens | None:
