@@ -2,15 +2,18 @@
 
 import streamlit as st
 
-from app_pages.catalog import PAGES
-from app_pages.common import return_freed_memory, sidebar
+from app_pages.catalog import HOME, PAGES
+from app_pages.compute import return_freed_memory
+from app_pages.sidebar import LENS, sidebar
+from app_pages.state import PAGE
 
 st.set_page_config(page_title="BERT Lens", page_icon=":material/search:", layout="wide")
 
-home = st.Page("app_pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True)
-pages = [home] + [st.Page(p.script, title=p.title, icon=p.icon, url_path=p.url_path) for p in PAGES]
+pages = [st.Page(HOME.script, title=HOME.title, icon=HOME.icon, url_path=HOME.url_path, default=True)]
+pages += [st.Page(p.script, title=p.title, icon=p.icon, url_path=p.url_path) for p in PAGES]
 
 page = st.navigation(pages)
-st.session_state["lens"] = sidebar()
+st.session_state[PAGE] = page.url_path  # the URL names this page may use (state.py) follow from it
+st.session_state[LENS] = sidebar()
 page.run()
 return_freed_memory()  # what drawing the page needed (figures, tables) is freed now; hand it back

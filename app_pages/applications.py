@@ -4,8 +4,11 @@ import streamlit as st
 
 from bertviz_core import InputError
 from bertviz_core.charts.meaning import class_probabilities, similarity_matrix_figure, training_curve
-from bertviz_core.meaning import classify, sentence_embeddings, similarity_matrix, train_head
-from app_pages.common import current_lens, md, url_choice, url_text
+from bertviz_core.meaning import classify, labelled_lines, sentence_embeddings, similarity_matrix, train_head
+from app_pages import compute
+from app_pages.sidebar import current_lens
+from app_pages.state import url_choice, url_text
+from app_pages.text import md
 
 REVIEWS = """positive: A wonderful film, I loved every minute.
 positive: Brilliant acting and a moving story.
@@ -30,14 +33,14 @@ st.markdown(f"To classify text, BERT gets a small **head**: one linear layer and
 examples = url_text("examples", "Labelled examples, one “label: sentence” per line", REVIEWS, lines=8)
 pooling = url_choice("pooling", "Sentence vector", ["mean", "cls"], "mean", horizontal=True,
                      format_func={"mean": "mean of the tokens", "cls": "the [CLS] token"}.get)
-pairs = [line.split(":", 1) for line in examples.splitlines() if ":" in line]
-labels, texts = [label.strip() for label, _ in pairs], [text.strip() for _, text in pairs]
+labelled = [(label, text) for label, text in labelled_lines(examples) if label]
+labels, texts = [label for label, _ in labelled], [text for _, text in labelled]
 if st.button("Train the head", type="primary"):
     try:
         # Keyed apart from the head pickers' "head", and tagged with the model it was trained on: another model of
         # the same width gives different vectors, so its head would classify nonsense.
-        st.session_state["trained_head"] = (model.location, train_head(sentence_embeddings(model, texts, pooling),
-                                                                       labels, pooling=pooling))
+        vectors = sentence_embeddings(compute.analyses(model, texts), pooling)
+        st.session_state["trained_head"] = (model.location, train_head(vectors, labels, pooling=pooling))
     except InputError as error:
         st.info(md(str(error)))
 trained_on, head = st.session_state.get("trained_head", (None, None))
@@ -46,7 +49,8 @@ if head is not None and trained_on == model.location:
     new = [line.strip() for line in st.text_area("New sentences to classify", NEW_REVIEWS).splitlines()
            if line.strip()]
     if new:
-        st.plotly_chart(class_probabilities(head, classify(head, sentence_embeddings(model, new, head.pooling)), new))
+        vectors = sentence_embeddings(compute.analyses(model, new), head.pooling)
+        st.plotly_chart(class_probabilities(head, classify(head, vectors), new))
 else:
     st.caption("Press the button to train: a few hundred steps of gradient descent on the examples above.")
 
@@ -57,7 +61,8 @@ st.markdown("Sentences whose mean-pooled vectors point the same way mean similar
 similar = [line.strip() for line in url_text("compare", "Sentences, one per line", SENTENCES, lines=4).splitlines()
            if line.strip()]
 if len(similar) >= 2:
-    st.plotly_chart(similarity_matrix_figure(similarity_matrix(sentence_embeddings(model, similar)), similar))
+    vectors = sentence_embeddings(compute.analyses(model, similar))
+    st.plotly_chart(similarity_matrix_figure(similarity_matrix(vectors), similar))
 else:
     st.info("Give at least two sentences.")
 

@@ -5,9 +5,9 @@ from dataclasses import asdict
 import streamlit as st
 
 from bertviz_core import model_summary
-from bertviz_core.anatomy import comparison_rows
+from bertviz_core.anatomy import CASED_VOCABULARY, PRETRAINING, comparison_rows
 from bertviz_core.charts.anatomy import architecture_diagram, parameter_chart
-from app_pages.common import current_lens
+from app_pages.sidebar import current_lens
 
 summary = model_summary(current_lens().model)
 
@@ -31,11 +31,19 @@ st.caption("Every number comes from the loaded model's configuration and weights
            + (f" {summary.name} reuses its layers' weights ({summary.weight_sets} set(s) for {summary.layers} "
               "layers), so they are counted once." if summary.weight_sets < summary.layers else ""))
 
-if summary.has_mlm_head and summary.family in ("bert", "roberta", "albert"):
-    st.caption(f"Not counted: the pooler ({summary.hidden_size} x {summary.hidden_size} + tanh on the [CLS] vector, "
-               "used by next-sentence prediction and some classifiers). The masked-LM model class does not load it.")
+counted = any(component == "pooler" for component, _ in summary.parameters)
+if counted or (summary.has_mlm_head and summary.family in ("bert", "roberta", "albert")):
+    task = PRETRAINING[summary.family].sentence_task
+    st.caption(f"The pooler is a {summary.hidden_size} x {summary.hidden_size} dense layer and tanh on the first "
+               "token's vector. "
+               + (f"Pre-training trained it for {task}; classifiers fine-tuned from the model often start from it. "
+                  if task else "This family's pre-training has no sentence task, so nothing in pre-training "
+                               "trained it. ")
+               + ("It is counted above." if counted else "Not counted above: the masked-LM model class does not "
+                                                         "load it."))
 
 st.subheader("Compared with the original BERT")
 st.dataframe([asdict(row) for row in comparison_rows(summary)], hide_index=True)
 st.caption("BERT-base and BERT-large rows are the published reference sizes (Devlin et al., 2019), not read from a "
-           "loaded model.")
+           f"loaded model. Their vocabulary, 30,522 entries, is the uncased models'; the cased ones have "
+           f"{CASED_VOCABULARY:,}. The table's max_positions counts positions: {summary.positions_phrase}.")

@@ -1,6 +1,9 @@
-"""The pages, once: the navigation in app.py and the guide on the home page are both built from this list."""
+"""The pages, once: the navigation in app.py, the guide on the home page and the URL names all come from this list."""
 
 from dataclasses import dataclass
+
+SHARED_PARAMS = ("text", "pair", "model", "layer", "head")
+"""URL names that mean the same on every page: the sidebar's sentence, pair and model, and a 1-based layer and head."""
 
 
 @dataclass(frozen=True)
@@ -10,30 +13,42 @@ class PageInfo:
     icon: str
     url_path: str
     blurb: str
+    params: tuple[str, ...] = ()
+    """The page's own URL names: no other page reads them (shared names are in ``SHARED_PARAMS``)."""
 
+
+HOME = PageInfo("app_pages/home.py", "Home", ":material/home:", "home", "what BERT is, and the loaded model")
 
 PAGES = (
     PageInfo("app_pages/tokenization.py", "Tokenization", ":material/text_fields:", "tokenization",
              "WordPiece step by step, from text to ids"),
     PageInfo("app_pages/positions.py", "Positions", ":material/timeline:", "positions",
-             "why order must be injected, learned versus sinusoidal"),
+             "why order must be injected, learned versus sinusoidal", ("length", "width")),
     PageInfo("app_pages/inputs.py", "Building the input", ":material/add_circle:", "input",
              "token + position + segment, then LayerNorm"),
     PageInfo("app_pages/architecture.py", "Architecture", ":material/account_tree:", "architecture",
              "the model's blocks and where its parameters are"),
     PageInfo("app_pages/attention.py", "Attention", ":material/grid_on:", "attention",
-             "where each token looks, for every layer and head"),
+             "where each token looks, for every layer and head",
+             ("view", "words", "hide_special", "hide_punct", "pair_block", "top_k", "focus", "token", "norm_per_head",
+              "compare_text")),
     PageInfo("app_pages/masked_lm.py", "Masked LM", ":material/question_mark:", "masked-lm",
-             "hide words and watch the model guess them; the 15% / 80-10-10 recipe"),
+             "hide words and watch the model guess them; the 15% / 80-10-10 recipe", ("k", "masked", "whole_word")),
     PageInfo("app_pages/qkv.py", "Query, key, value", ":material/calculate:", "qkv",
-             "how one head computes where a token looks"),
+             "how one head computes where a token looks", ("query",)),
     PageInfo("app_pages/context.py", "Contextual meaning", ":material/compare_arrows:", "context",
-             "“bank” of a river versus a bank that lends"),
+             "“bank” of a river versus a bank that lends", ("sentences", "word", "context_layer")),
     PageInfo("app_pages/applications.py", "Applications", ":material/school:", "applications",
-             "train a classification head, compare sentences"),
+             "train a classification head, compare sentences", ("examples", "pooling", "compare")),
 )
 
 MLM_MODELS = ("offline", "bert-base-uncased", "distilbert-base-uncased", "roberta-base", "albert-base-v2",
               "google/electra-small-generator")
 """Specs of the presets with a trained masked-LM head: the offline model works anywhere, the others need the hub
 or the local cache."""
+
+
+def params_of(url_path: str) -> frozenset[str]:
+    """Every URL name the page at ``url_path`` may read and write: the shared ones and its own."""
+    own = next((page.params for page in (HOME, *PAGES) if page.url_path == url_path), ())
+    return frozenset(SHARED_PARAMS + own)

@@ -1,10 +1,11 @@
-"""Home: what BERT is and is not, the loaded model's key numbers, and a guide to the pages."""
+"""Home: what BERT is and is not, how it was pre-trained, the loaded model's key numbers, and a guide to the pages."""
 
 import streamlit as st
 
 from bertviz_core import model_summary
+from bertviz_core.anatomy import pretraining_story
 from app_pages.catalog import PAGES
-from app_pages.common import current_lens
+from app_pages.sidebar import current_lens
 
 lens = current_lens()
 summary = model_summary(lens.model)
@@ -13,9 +14,13 @@ st.title("BERT Lens: see inside BERT")
 st.markdown(
     """
 BERT is a stack of **Transformer encoder** layers. It reads a whole sentence at once, and every token can look
-**both left and right** (bidirectional self-attention). It was pre-trained by hiding words (`[MASK]`) and
-guessing them from both sides, which makes it good at *understanding* text: classifying it, finding answers in
-it, comparing meanings.
+**both left and right** (bidirectional self-attention), which makes it good at *understanding* text: classifying
+it, finding answers in it, comparing meanings.
+
+It was **pre-trained on two tasks** at once, on unlabelled text: **masked language modelling** (hide 15% of the
+tokens, `[MASK]`, and guess them from both sides) and **next sentence prediction** (given sentences A and B, is B
+the sentence that followed A?). Its descendants changed the second task: RoBERTa dropped it, ALBERT replaced it
+with sentence-order prediction (are A and B in their original order?).
 
 BERT is **not** a text generator. GPT-style models are decoders: each token sees only the tokens to its left, so
 they can write text one word after another. BERT has no such left-to-right order, so it fills gaps instead.
@@ -24,6 +29,7 @@ they can write text one word after another. BERT has no such left-to-right order
 
 st.subheader(f"The loaded model: {summary.name}")
 st.caption(lens.model.reason)
+st.markdown(pretraining_story(lens.model))
 numbers = [
     ("Layers", summary.layers), ("Heads per layer", summary.heads), ("Hidden size", summary.hidden_size),
     ("Head size", summary.head_size), ("Feed-forward size", summary.intermediate_size),
@@ -32,7 +38,7 @@ numbers = [
 ]
 for column, (label, value) in zip(st.columns(4) * 2, numbers):
     column.metric(label, value)
-st.caption("Read from the model's own configuration and weights. "
+st.caption(f"Read from the model's own configuration and weights. Positions: {summary.positions_phrase}. "
            + ("It has a trained masked-LM head." if summary.has_mlm_head
               else "It has no trained masked-LM head, so it cannot guess masked words."))
 

@@ -2,9 +2,12 @@
 
 import streamlit as st
 
+from bertviz_core import model_summary
+from bertviz_core.anatomy import PRETRAINING
 from bertviz_core.charts.inputs import input_heatmaps, input_norms, order_changes
 from bertviz_core.positions import compare_orders, input_vectors, reorder_words
-from app_pages.common import cached_analysis, current_analysis, current_lens
+from app_pages import compute
+from app_pages.sidebar import current_analysis, current_lens
 
 EXAMPLE = "She loves cats"
 
@@ -29,10 +32,23 @@ They are **added** (not concatenated), and the sum goes through a **LayerNorm**,
 mean of 0 and a spread of 1 before applying learned weights. That result is what enters layer 1.
 """
 )
-if analysis.segment_embeddings.any():
-    st.caption("Segments here: " + ", ".join(sorted({"A" if s == 0 else "B" for s in analysis.segment_ids})) + ".")
+segments = model_summary(model).segments
+sentence_task = PRETRAINING[model.family].sentence_task
+if sentence_task:
+    why = (f"{model.name}'s family was pre-trained on pairs of sentences ({sentence_task}) and is fine-tuned on "
+           "tasks that read two texts (a question and a passage, a claim and its evidence). Attention alone cannot "
+           "tell which text a token came from, so each token gets the row of its segment: A for the first text, B "
+           "for the second.")
 else:
-    st.caption(f"{model.name} has no segment embeddings; that part is zero.")
+    kept = {0: "It has no segment table at all; that part is zero below.",
+            1: "It keeps a single segment row, the same for every token: it shifts all tokens alike and marks no "
+               "sentence."}.get(segments, f"It keeps {segments} segment rows, which fine-tuning on pairs of texts "
+                                          "can put to use.")
+    why = (f"BERT learned them for next sentence prediction, which reads sentence pairs; {model.name}'s family has "
+           f"no sentence-pair task in pre-training. {kept}")
+st.markdown(f"**Why segments?** {why}")
+if segments >= 2:
+    st.caption("Segments here: " + ", ".join(sorted({"A" if s == 0 else "B" for s in analysis.segment_ids})) + ".")
 if model.layout.projection(model.encoder) is not None:
     st.caption(f"{model.name} embeds in a smaller width and then projects to the hidden size; the bars show "
                "the embedding width, before that projection.")
@@ -46,7 +62,7 @@ order = st.radio("New order", ["reverse", "shuffle"], horizontal=True)
 seed = st.number_input("Shuffle seed", 0, 10_000, 0) if order == "shuffle" else 0
 reordered = reorder_words(analysis.text, order, seed)
 st.text(f"Original:  {analysis.text}\nReordered: {reordered}")  # st.text: user text is never read as markup
-comparison = compare_orders(analysis, cached_analysis(model, reordered, None))
+comparison = compare_orders(analysis, compute.analysis(model, reordered))
 st.plotly_chart(order_changes(comparison))
 st.markdown("A word's **token vector does not change** when it moves: it is the same table row. Its **position "
             "vector changes** with its place, so the **input to layer 1 changes** too. That sum is the only way the "

@@ -6,12 +6,16 @@ from bertviz_core import InputError
 from bertviz_core.charts.mlm import (guesses_bars, lens_heatmap, logit_distribution, mask_matrix, recipe_chips,
                                      recipe_shares_chart, vector_strip)
 from bertviz_core.mlm import (attention_masks, compare_contexts, head_steps, logit_lens, mask_and_predict,
-                              recipe_run, recipe_shares)
+                              positions_to_mask, recipe_run, recipe_shares)
+from app_pages import compute
 from app_pages.catalog import MLM_MODELS
-from app_pages.common import (PRESETS, cached_result, current_analysis, current_lens, md, url_flag, url_pills,
-                              url_slider)
+from app_pages.sidebar import PRESETS, current_analysis, current_lens
+from app_pages.state import url_flag, url_pills, url_slider
+from app_pages.text import md, ordinal, percent
 
 EXAMPLE = "The farmers cultivate the [MASK] to grow crops."
+MOST_GUESSES = 20
+"""Every result keeps this many guesses, the slider's maximum, so moving the slider only shows more or fewer."""
 
 
 def use_example() -> None:
@@ -25,18 +29,12 @@ def use_offline_model() -> None:
     st.session_state["model_choice"] = MLM_LABELS[0]
 
 
-def ordinal(n: int) -> str:
-    return f"{n:,}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
-
-
-def percent(p: float) -> str:
-    return f"{p:.0%}" if p >= 0.01 else f"{p:.1%}" if p >= 0.001 else "under 0.1%"
-
-
 model = current_lens().model
 st.title("Masked language modelling")
-st.markdown("BERT was pre-trained by hiding words and guessing them from **both sides**. Write `[MASK]` in the "
-            "sentence (it works for every model), or click a word below to hide it.")
+st.markdown("BERT was pre-trained on two tasks: **masked language modelling**, hiding words and guessing them from "
+            "**both sides**, which this page shows, and **next sentence prediction** (is sentence B the one that "
+            "followed A?). RoBERTa later dropped the second task and ALBERT replaced it with sentence order; the "
+            "first is what every model of the family shares.")
 if not model.has_mlm_head:
     st.warning(md(f"{model.name} has no trained masked-LM head, so it cannot guess hidden words. Choose a model "
                   f"that has one in the sidebar: {'; '.join(MLM_LABELS)}."))
@@ -44,9 +42,13 @@ if not model.has_mlm_head:
     st.stop()
 analysis = current_analysis()
 mask_id = model.tokenizer.mask_token_id
+own_mask = model.tokenizer.mask_token
+st.markdown(md("Write [MASK] in the sentence" + (f" (BERT Lens turns it into {model.name}'s own mask token, "
+                                                 f"{own_mask})" if own_mask != "[MASK]" else "")
+               + ", or click a word below to hide it."))
 
 st.subheader("1. Fill the mask")
-k = url_slider("k", "Guesses to show", 1, 20, 5)
+k = url_slider("k", "Guesses to show", 1, MOST_GUESSES, 5)
 typed = [m.position for m in analysis.masks]
 choices = [i for i in range(analysis.num_tokens) if not analysis.special_mask[i] and analysis.input_ids[i] != mask_id]
 # Pill labels are read as Markdown: md() keeps a token such as "*" or "$" literal.
@@ -57,19 +59,20 @@ if not chosen:
     st.info("No mask yet: write [MASK] where a word should be guessed, or click a token above.")
     st.button(f"Use the example “{EXAMPLE}”", on_click=use_example)
     st.stop()
-source = (model.location, analysis.text, analysis.text_pair)  # what every result below is computed from
 try:
-    prediction = cached_result(("masked", *source, tuple(chosen), k, whole_word), "Guessing…",
-                               lambda: mask_and_predict(model, analysis, chosen, top_k=k, whole_word=whole_word))
+    positions = positions_to_mask(analysis, chosen, whole_word)
 except InputError as error:
     st.info(md(str(error)))
     st.stop()
+masked_key = ("masked", *analysis.key, positions)  # what the results below are computed from
+prediction = compute.derived(masked_key, "Guessing…",
+                             lambda: mask_and_predict(model, analysis, list(positions), top_k=MOST_GUESSES))
 columns = st.columns(min(3, len(prediction.guesses)))
 for n, guess in enumerate(prediction.guesses):
     hidden_word = guess.original_id != mask_id
     with columns[n % len(columns)]:
         title = f"Token {guess.position}: " + (f"hidden “{guess.original_token}”" if hidden_word else "typed mask")
-        st.plotly_chart(guesses_bars(guess.tokens, guess.probs, guess.logits, title,
+        st.plotly_chart(guesses_bars(guess.tokens[:k], guess.probs[:k], guess.logits[:k], title,
                                      highlight=guess.original_token if hidden_word else None))
         if hidden_word:
             st.caption(md(f"{model.name} ranked “{guess.original_token}” {ordinal(guess.original_rank)}, "
@@ -80,7 +83,8 @@ if len(prediction.guesses) > 3:
 st.subheader("2. How a guess is made")
 position = st.selectbox("Follow the guess at", [g.position for g in prediction.guesses],
                         format_func=lambda p: f"token {p}")
-steps = head_steps(model, prediction.hidden_states[-1][position], top_k=k)
+steps = compute.derived(("steps", *masked_key, position), "Following the guess…",
+                        lambda: head_steps(model, prediction.hidden_states[-1][position], top_k=MOST_GUESSES))
 st.markdown(f"**Step 1.** The encoder's last layer gives the masked position a contextual vector of "
             f"{steps.hidden.shape[0]} numbers (length {steps.hidden_norm:.1f}); it holds what the context says "
             "should be there.")
@@ -95,22 +99,26 @@ right.plotly_chart(logit_distribution(steps))
 st.markdown(md(f"**Step 3.** Softmax turns the logits into probabilities (exponentiate, divide by the sum): the "
                f"highest logit, {steps.top_logits[0]:.2f}, becomes {steps.top_probs[0]:.1%}, and its word, "
                f"“{steps.argmax_token}”, is the guess (the argmax).").replace("\\*\\*", "**"))
-st.plotly_chart(lens_heatmap(logit_lens(model, prediction.hidden_states, position, top_k=k)))
+lens = compute.derived(("lens", *masked_key, position), "Reading every layer…",
+                       lambda: logit_lens(model, prediction.hidden_states, position, top_k=MOST_GUESSES))
+st.plotly_chart(lens_heatmap(lens.top(k)))
 st.caption("The logit lens applies the same head to every layer's vector at the mask: the guess forms with depth. "
            "The last row is the model's actual prediction; earlier rows are readings, not predictions.")
 
 st.subheader("3. Both sides versus the left side only")
-st.markdown("A left-to-right model such as GPT sees only the words before the gap. BERT sees both sides.")
+st.markdown("A left-to-right model such as GPT sees only the words before the gap. BERT sees both sides. Below, "
+            "the same BERT is given the sentence cut off right after the mask: this is **not** a left-to-right "
+            "model, since the tokens that remain still see each other in both directions; it only shows how much "
+            "the words after the gap were helping.")
 st.button(f"Try the example “{EXAMPLE}”", on_click=use_example, key="example_again")
-comparison = cached_result(("contexts", *source, prediction.positions, position, k), "Reading the left side only…",
-                           lambda: compare_contexts(model, analysis, prediction, position, top_k=k))
+comparison = compute.derived(("contexts", *masked_key, position), "Reading the left side only…",
+                             lambda: compare_contexts(model, analysis, prediction, position, top_k=MOST_GUESSES))
 st.caption(md(f"At token {position}, the one followed above; the left-only input stops right after the mask, "
               "with no end marker."))
 left, right = st.columns(2)
-full = comparison.full
-left.plotly_chart(guesses_bars(full.tokens, full.probs, full.logits, "Whole sentence (BERT)"))
-right.plotly_chart(guesses_bars(comparison.left.tokens, comparison.left.probs, comparison.left.logits,
-                                "Left of the mask only"))
+full, cut = comparison.full, comparison.left
+left.plotly_chart(guesses_bars(full.tokens[:k], full.probs[:k], full.logits[:k], "Whole sentence (BERT)"))
+right.plotly_chart(guesses_bars(cut.tokens[:k], cut.probs[:k], cut.logits[:k], "Cut off after the mask (same BERT)"))
 st.text("Left-only input: " + " ".join(comparison.left_tokens))
 full_mask, causal = attention_masks(min(analysis.num_tokens, 12))
 left, right = st.columns(2)
@@ -127,8 +135,8 @@ left, middle, right = st.columns(3)
 seed = left.number_input("Seed", 0, 1_000_000, 0)
 probability = middle.slider("Selection probability", 0.05, 0.5, 0.15, 0.05)
 runs = right.select_slider("Runs for the shares", [100, 500, 1000, 2000, 5000], value=1000)
-run = cached_result(("recipe", *source, int(seed), probability), "Running the recipe…",
-                    lambda: recipe_run(model, analysis.text, int(seed), probability))
+run = compute.derived(("recipe", *analysis.key, int(seed), probability), "Running the recipe…",
+                      lambda: recipe_run(model, analysis.text, int(seed), probability))
 st.plotly_chart(recipe_chips(run))
 st.caption("Grey: not selected; orange: replaced by [MASK]; red: replaced by a random token; green: selected but "
            "left unchanged.")
@@ -139,7 +147,8 @@ if run.guesses:
     st.markdown(f"Loss of this run (mean cross-entropy over the selected tokens): **{run.total_loss:.3f}**")
 else:
     st.caption("This seed selected no token; try another seed or a longer sentence.")
-shares = cached_result(("shares", *source, runs, int(seed), probability), f"Running the recipe {runs:,} times…",
-                       lambda: recipe_shares(model.tokenizer, analysis.text, runs, int(seed), probability,
-                                             max_length=model.max_tokens))
+shares = compute.derived(("shares", *analysis.key, runs, int(seed), probability),
+                         f"Running the recipe {runs:,} times…",
+                         lambda: recipe_shares(model.tokenizer, analysis.text, runs, int(seed), probability,
+                                               max_length=model.max_tokens))
 st.plotly_chart(recipe_shares_chart(shares))

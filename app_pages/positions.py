@@ -1,15 +1,18 @@
-"""Positions: why order must be injected, the sinusoidal formula, and the loaded model's learned table side by side."""
+"""Positions: why order must be injected, the sinusoidal formula, and the loaded model's own table side by side."""
 
 import streamlit as st
 
+from bertviz_core import model_summary
 from bertviz_core.charts.positions import dimension_curves, pca_path, similarity_heatmap, table_heatmap
-from bertviz_core.positions import learned_positions, sinusoidal
+from bertviz_core.positions import model_positions, sinusoidal
 from bertviz_core.vectors import cosine_similarity, pca
-from app_pages.common import current_analysis, current_lens, url_slider
+from app_pages.sidebar import current_analysis, current_lens
+from app_pages.state import url_slider
 
 model = current_lens().model
 analysis = current_analysis()
-learned = learned_positions(model, analysis)
+positions = model_positions(model, analysis)
+own = f"{positions.kind.capitalize()} ({model.name})"  # the right-hand charts' titles
 
 st.title("Positions: learned versus sinusoidal")
 st.markdown(
@@ -23,53 +26,57 @@ each word the same result. So before the first layer, each token's vector gets a
   PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(pos / 10000^(2i/d)). Each pair of dimensions is a
   wave of its own wavelength, from short to very long, so every position gets a distinct pattern, and shifting by a
   fixed offset is the same rotation everywhere.
-- *Learned* (BERT and its family): a table with one trainable row per position, learned during pre-training like
-  the word embeddings. It holds only as many rows as the model was trained for, which is why BERT reads at most
-  its table's length of tokens.
+- *Learned* (BERT and most of its family): a table with one trainable row per position, learned during
+  pre-training like the word embeddings. It holds only as many rows as the model was trained for, which is why
+  BERT reads at most its table's length of tokens.
 """
 )
-st.info(f"{model.name} uses **learned** position embeddings: a table of {learned.total_rows} rows x "
-        f"{learned.table.shape[1]} dimensions read from its weights. Calling BERT's positions sinusoidal is a "
-        "common mistake: that was the original Transformer.")
-if learned.first_row:
-    unused = "row 0 is never used" if learned.first_row == 2 else f"rows 0 to {learned.first_row - 2} are never used"
-    st.caption(f"This model numbers positions from row {learned.first_row} (RoBERTa-style: row "
-               f"{learned.first_row - 1} is the padding token's position and {unused}), so the first token uses row "
-               f"{learned.first_row} and rows {learned.first_row} to {learned.first_row + len(learned.table) - 1} "
-               "are shown here as positions 0 onwards.")
+table_size = f"{model_summary(model).positions_phrase}, {positions.table.shape[1]} dimensions each, read from its weights"
+if positions.kind == "learned":
+    st.info(f"{model.name} uses **learned** position embeddings: {table_size}. They differ from the formula, so "
+            "they were trained. Calling BERT's positions sinusoidal is a common mistake: that was the original "
+            "Transformer.")
+else:
+    st.info(f"{model.name} uses **sinusoidal** position embeddings: {table_size}. They equal the formula, so the "
+            "two sides below show the same numbers (some DistilBERT checkpoints are built this way).")
+first = positions.first_row
+if first:
+    unused = "row 0 is never used" if first == 2 else f"rows 0 to {first - 2} are never used"
+    st.caption(f"This model numbers positions from row {first} (RoBERTa-style: row {first - 1} is the padding "
+               f"token's position and {unused}), so the first token uses row {first} and rows {first} to "
+               f"{first + len(positions.table) - 1} are shown here as positions 0 onwards.")
 
 left, right = st.columns(2)
-length = url_slider("length", "Positions to show", 2, len(learned.table), min(128, len(learned.table)),
+length = url_slider("length", "Positions to show", 2, len(positions.table), min(128, len(positions.table)),
                     column=left)
-width = url_slider("width", "Sinusoidal width (dimensions)", 2, 1024, learned.table.shape[1], column=right,
+width = url_slider("width", "Sinusoidal width (dimensions)", 2, 1024, positions.table.shape[1], column=right,
                    help="Defaults to the model's embedding width, so the two tables have the same shape.")
 formula_table = sinusoidal(length, width)  # [length, width]
-model_table = learned.table[:length]  # [length, E]
+model_table = positions.table[:length]  # [length, E]
 shared_dimensions = min(width, model_table.shape[1])
 dimensions = st.multiselect("Dimensions to plot as curves", list(range(shared_dimensions)),
                             default=[d for d in (0, 1, 6, 7) if d < shared_dimensions], max_selections=8)
 
-for title, (sin_figure, learned_figure) in {
-    "Positions x dimensions": (table_heatmap(formula_table, "Sinusoidal"),
-                               table_heatmap(model_table, f"Learned ({model.name})")),
+for title, (sin_figure, model_figure) in {
+    "Positions x dimensions": (table_heatmap(formula_table, "Sinusoidal"), table_heatmap(model_table, own)),
     "Chosen dimensions across positions": (dimension_curves(formula_table, dimensions, "Sinusoidal"),
-                                           dimension_curves(model_table, dimensions, f"Learned ({model.name})")),
+                                           dimension_curves(model_table, dimensions, own)),
     "Similarity between positions (cosine)": (similarity_heatmap(cosine_similarity(formula_table), "Sinusoidal"),
-                                              similarity_heatmap(cosine_similarity(model_table),
-                                                                 f"Learned ({model.name})")),
+                                              similarity_heatmap(cosine_similarity(model_table), own)),
 }.items():
     st.subheader(title)
     left, right = st.columns(2)
     left.plotly_chart(sin_figure)
-    right.plotly_chart(learned_figure)
+    right.plotly_chart(model_figure)
 st.caption("In the sinusoidal similarity matrix, similarity depends only on the distance between two positions "
-           "(a band along the diagonal). The learned table is smooth too, because training made neighbouring "
-           "positions alike, but nothing forced that pattern.")
+           "(a band along the diagonal)."
+           + (" The learned table is smooth too, because training made neighbouring positions alike, but nothing "
+              "forced that pattern." if positions.kind == "learned" else ""))
 
 st.subheader("The path the positions trace")
 dims = 3 if st.toggle("3D", value=False) else 2
 left, right = st.columns(2)
 left.plotly_chart(pca_path(pca(formula_table, dims), "Sinusoidal, principal components"))
-right.plotly_chart(pca_path(pca(model_table, dims), f"Learned ({model.name}), principal components"))
+right.plotly_chart(pca_path(pca(model_table, dims), f"{own}, principal components"))
 st.caption("Each point is one position's vector, projected on the directions of greatest variance; the line joins "
            "positions in order and the colour gives the position.")

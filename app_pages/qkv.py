@@ -2,10 +2,18 @@
 
 import streamlit as st
 
+from bertviz_core.attention import content_heads, is_content
 from bertviz_core.charts import token_labels
 from bertviz_core.charts.qkv import heads_overview, score_steps, vectors_heatmap, weights_against_model
 from bertviz_core.qkv import head_arithmetic
-from app_pages.common import current_analysis, current_lens, md, url_index, url_token
+from app_pages.sidebar import current_analysis, current_lens
+from app_pages.state import url_index, url_token
+from app_pages.text import md
+
+
+def open_head(layer: int, head: int) -> None:
+    st.session_state["layer"], st.session_state["head"] = layer + 1, head + 1  # the pickers count from 1
+
 
 model = current_lens().model
 analysis = current_analysis()
@@ -43,6 +51,18 @@ st.plotly_chart(score_steps(step, analysis.tokens))
 st.plotly_chart(weights_against_model(step, analysis.attentions[layer, head, query], analysis.tokens))
 difference = float(abs(step.weights - analysis.attentions[layer, head, query]).max())
 st.caption(f"Largest difference from the model's own attention row: {difference:.1e}.")
+strongest = int(step.weights.argmax())
+if not is_content(analysis, strongest):
+    st.info(md(f"In this head, {analysis.tokens[query]} gives most of its attention ({step.weights[strongest]:.0%}) "
+               f"to {analysis.tokens[strongest]}, which carries no word. Many heads do this: Clark et al. (2019) "
+               "read it as a no-op, a place to park attention when the head has nothing to do for this token."))
+    better = content_heads(analysis, query)
+    if better:
+        st.markdown(md(f"Heads where {analysis.tokens[query]} attends most to a word:"))
+        for column, found in zip(st.columns(len(better)), better):
+            column.button(f"Layer {found.layer + 1}, head {found.head + 1}: “{analysis.tokens[found.key]}” "
+                          f"{found.weight:.0%}", on_click=open_head, args=(found.layer, found.head),
+                          key=f"open_{found.layer}_{found.head}")
 
 st.subheader("3. The values and the weighted sum")
 st.markdown("Each token finally offers a **value**, v = W_V x + b_V. Training shaped W_V so that a value carries "

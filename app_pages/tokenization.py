@@ -6,7 +6,8 @@ import streamlit as st
 
 from bertviz_core.charts.tokenization import pieces_figure
 from bertviz_core.tokenization import padded_input, token_rows, tokenization_steps
-from app_pages.common import current_analysis, current_lens, md
+from app_pages.sidebar import current_analysis, current_lens
+from app_pages.text import md
 
 WORDS_LISTED = 200
 
@@ -36,8 +37,9 @@ st.plotly_chart(pieces_figure(steps))
 if steps.algorithm == "wordpiece":
     st.markdown("WordPiece works **longest match first**: it looks the whole remaining word up in the vocabulary, "
                 "and while nothing matches it drops the last character and tries again. A piece that does not start "
-                "the word is written with `##`. If no prefix at all is in the vocabulary, the whole word becomes "
-                "`[UNK]`.")
+                "the word is written with `##`. Then the rest of the word is searched the same way. If any remaining "
+                "part finds no match at all, even one character long, the **whole word** becomes `[UNK]`, not only "
+                "that part.")
     split_words = [w for w in steps.words if w.attempts]
     if split_words:
         default = next((n for n, w in enumerate(split_words) if len(w.pieces) > 1), 0)

@@ -24,7 +24,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.server import CHROMIUM_ARGS, IDLE, running_app  # noqa: E402
+from bench.server import CHROMIUM_ARGS, IDLE, cpu_seconds, running_app  # noqa: E402
 TOKEN_PAGES = {"attention", "tokenization", "qkv"}
 """Pages whose charts label tokens, so the session's own word must appear in them."""
 NOUNS = ("apples", "rivers", "guitars", "castles", "tigers", "pencils", "oceans", "rockets", "gardens", "violins",
@@ -133,17 +133,24 @@ def main() -> None:
     parser.add_argument("--pages", nargs="+", default=["attention", "tokenization", "qkv", "positions"])
     parser.add_argument("--client", choices=["browser", "websocket"], default="browser",
                         help="Chromium pages, or bare websocket clients (the server's time alone)")
+    parser.add_argument("--warm", action="store_true",
+                        help="load the model and run every page once before the sessions start, so the figures "
+                             "are those of a server already serving")
     args = parser.parse_args()
     with running_app() as (url, memory):
-        started = time.perf_counter()
+        if args.warm:  # one session of its own first: the model is loaded and every page has run once
+            asyncio.run(websocket_session(url, args.sessions, args.pages, args.model))
+        cpu_before, started = cpu_seconds(memory.pid), time.perf_counter()
         times, errors = asyncio.run(run(url, args.sessions, args.pages, args.model, args.client))
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, cpu_seconds(memory.pid) - cpu_before
     times.sort()
     p95 = times[min(len(times) - 1, int(0.95 * len(times)))] if times else float("nan")
     print(f"{args.sessions} {args.client} sessions x {len(args.pages)} pages on {args.model}: {len(times)} page loads in "
           f"{elapsed:.1f} s, {len(errors)} errors")
     if times:
         print(f"response time: p50 {statistics.median(times):.2f} s, p95 {p95:.2f} s, max {times[-1]:.2f} s")
+    if times:
+        print(f"server CPU: {cpu:.1f} s, {cpu / len(times):.3f} s per page load")
     print(f"server peak resident memory: {memory.peak:.0f} MB")
     for error in errors:
         print("  " + error)

@@ -37,6 +37,12 @@ def resident_mb(pid: int) -> float:
     return total / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, every thread) a process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: fields 14 and 15 of stat
+
+
 class PeakMemory(threading.Thread):
     """Samples a process's resident memory every 0.2 s; ``peak`` is the largest seen."""
 

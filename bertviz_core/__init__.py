@@ -4,11 +4,11 @@ No Streamlit here: the same functions serve the app, notebooks, the CLI (``pytho
 and the tests.
 """
 
-from .analysis import Analysis, InputError, MaskPrediction, analyze
+from .analysis import Analysis, InputError, MaskPrediction, analysis_key, analyze, analyze_many, normalised_text
 from .anatomy import ModelSummary, model_summary
 from .loading import LoadedModel, ModelLoadError, load_model
 
 __all__ = [
     "Analysis", "InputError", "LoadedModel", "MaskPrediction", "ModelLoadError", "ModelSummary",
-    "analyze", "load_model", "model_summary",
+    "analysis_key", "analyze", "analyze_many", "load_model", "model_summary", "normalised_text",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -54,8 +55,10 @@ class Analysis(HoldsArrays):
     """Everything one forward pass shows. Arrays are read-only numpy copies, no padding."""
 
     model_name: str
+    model_location: str
+    """Where the model was loaded from (``LoadedModel.location``): with ``text`` and ``text_pair``, the ``key``."""
     text: str
-    """The text as fed to the model (``[MASK]`` already replaced by the model's mask token)."""
+    """The text as fed to the model (``normalised_text``: stripped, ``[MASK]`` replaced by the model's mask token)."""
     text_pair: str | None
     tokens: tuple[str, ...]
     """[T] token strings as the tokenizer spells them."""
@@ -91,6 +94,11 @@ class Analysis(HoldsArrays):
     max_length: int
 
     @property
+    def key(self) -> tuple[str, str, str | None]:
+        """``analysis_key`` of the input this analysis was made from: results derived from it extend this key."""
+        return self.model_location, self.text, self.text_pair
+
+    @property
     def num_tokens(self) -> int:
         return len(self.tokens)
 
@@ -111,6 +119,19 @@ class Analysis(HoldsArrays):
         return self.text[:int(self.offsets[first, 1].max(initial=0))]
 
 
+def normalised_text(model: LoadedModel, text: str | None) -> str:
+    """The text as the model will read it: stripped, with a typed ``[MASK]`` replaced by the model's own mask token
+    (RoBERTa's ``<mask>``). Every path that feeds typed text to the model goes through this."""
+    text = (text or "").strip()
+    mask = model.tokenizer.mask_token
+    return text.replace(MASK_ALIAS, mask) if mask and mask != MASK_ALIAS else text
+
+
+def analysis_key(model: LoadedModel, text: str, text_pair: str | None = None) -> tuple[str, str, str | None]:
+    """What an analysis depends on: (model location, normalised text, normalised pair or None). Inputs that differ
+    only in what ``normalised_text`` removes have the same key and the same analysis."""
+    return model.location, normalised_text(model, text), normalised_text(model, text_pair) or None
+
 
 def analyze(
     model: LoadedModel,
@@ -122,8 +143,7 @@ def analyze(
     full_logits: bool = False,
 ) -> Analysis:
     """Run ``model`` once on ``text`` (and ``text_pair``) and return everything the pages show."""
-    text = _model_text(model, text)
-    text_pair = _model_text(model, text_pair) if text_pair and text_pair.strip() else None
+    _, text, text_pair = analysis_key(model, text, text_pair)
     if not text:
         raise InputError("Enter some text to analyse.")
     limit = max(2, min(int(max_length), model.max_tokens))
@@ -144,6 +164,7 @@ def analyze(
     ids = encoding["input_ids"][0]
     return Analysis(
         model_name=model.name,
+        model_location=model.location,
         text=text,
         text_pair=text_pair,
         tokens=tuple(model.tokenizer.convert_ids_to_tokens(ids.tolist())),
@@ -166,10 +187,19 @@ def analyze(
     )
 
 
-def _model_text(model: LoadedModel, text: str | None) -> str:
-    text = (text or "").strip()
-    mask = model.tokenizer.mask_token
-    return text.replace(MASK_ALIAS, mask) if mask and mask != MASK_ALIAS else text
+Run = Callable[[LoadedModel, str], Analysis]
+"""Runs or finds the analysis of one text: ``analyze`` itself, or a cache in front of it (the app's)."""
+
+
+def analyze_many(model: LoadedModel, texts: Sequence[str], run: Run = analyze) -> list[Analysis]:
+    """One analysis per text, in the order given (results index the texts as given, so none is dropped); an empty
+    text is an error that names it."""
+    if not texts:
+        raise InputError("Enter at least one sentence.")
+    empty = [str(n + 1) for n, text in enumerate(texts) if not (text or "").strip()]
+    if empty:
+        raise InputError(f"Sentence {', '.join(empty)} is empty; enter some text or remove it.")
+    return [run(model, text) for text in texts]
 
 
 @contextlib.contextmanager

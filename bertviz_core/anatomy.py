@@ -21,6 +21,9 @@ class ModelSummary:
     embedding_size: int
     vocab_size: int
     max_positions: int
+    """Longest input: the position table's rows that inputs can use (``position_rows`` minus RoBERTa's offset)."""
+    position_rows: int
+    """Rows of the position table as stored (RoBERTa: 514, of which 512 are positions)."""
     segments: int
     """Rows of the segment (token-type) table; 0 where the model has none (DistilBERT)."""
     activation: str
@@ -35,6 +38,16 @@ class ModelSummary:
     @property
     def total_parameters(self) -> int:
         return sum(count for _, count in self.parameters)
+
+    @property
+    def positions_phrase(self) -> str:
+        """The position table described the same way on every page: '512 positions' or, where rows are reserved,
+        '512 positions (a table of 514 rows; the first 2 are never used as positions)'."""
+        reserved = self.position_rows - self.max_positions
+        if not reserved:
+            return f"{self.max_positions:,} positions"
+        return (f"{self.max_positions:,} positions (a table of {self.position_rows:,} rows; the first {reserved} are "
+                "never used as positions)")
 
     @property
     def has_projection(self) -> bool:
@@ -57,10 +70,55 @@ class SizeRow:
 
 
 REFERENCES = (
-    # Published sizes of the original BERT (Devlin et al., 2019): for comparison, not read from any model.
-    SizeRow("BERT-base (reference)", 12, 768, 12, 3072, 30522, 512, 110),
-    SizeRow("BERT-large (reference)", 24, 1024, 16, 4096, 30522, 512, 340),
+    # Published sizes of the original BERT (Devlin et al., 2019): for comparison, not read from any model. 30,522
+    # is the uncased models' vocabulary; the cased ones have 28,996 entries.
+    SizeRow("BERT-base uncased (reference)", 12, 768, 12, 3072, 30522, 512, 110),
+    SizeRow("BERT-large uncased (reference)", 24, 1024, 16, 4096, 30522, 512, 340),
 )
+CASED_VOCABULARY = 28996
+
+
+@dataclass(frozen=True)
+class Pretraining:
+    """How a model family was pre-trained: the word-level task, the sentence-level task (if any), and in words."""
+
+    word_task: str
+    sentence_task: str | None
+    """What the pooler and the segment embeddings were trained for; None when the family has no such task."""
+    story: str
+
+
+PRETRAINING = {
+    "bert": Pretraining("masked language modelling", "next sentence prediction",
+                        "BERT was pre-trained on two tasks at once: masked language modelling (hide 15% of the "
+                        "tokens and guess them from both sides) and next sentence prediction (is sentence B the one "
+                        "that follows sentence A, or a random one?)."),
+    "roberta": Pretraining("masked language modelling", None,
+                           "RoBERTa dropped next sentence prediction: it was pre-trained on masked language modelling "
+                           "alone, longer and on more text, with fresh masks every time a sentence was seen."),
+    "albert": Pretraining("masked language modelling", "sentence-order prediction",
+                          "ALBERT replaced next sentence prediction with sentence-order prediction (are A and B in "
+                          "their original order, or swapped?), besides masked language modelling."),
+    "distilbert": Pretraining("masked language modelling", None,
+                              "DistilBERT was trained to imitate BERT (distillation) with masked language modelling; "
+                              "it has no sentence-level task, no segment embeddings and no pooler."),
+    "electra": Pretraining("replaced-token detection", None,
+                           "ELECTRA trains two models: a small generator fills masks (masked language modelling), "
+                           "and the discriminator learns to spot which tokens the generator replaced; "
+                           "electra-small-generator is the generator."),
+}
+SHIPPED_STORIES = {
+    "embedded": "all-MiniLM-L6-v2 has BERT's architecture, but it was distilled from a larger model and then trained "
+                "to make sentence vectors (pairs of related sentences pulled together), not with masked language "
+                "modelling or next sentence prediction, so it has no head to guess words.",
+    "offline": "bert-lens-minilm-mlm is all-MiniLM-L6-v2 fine-tuned by this project with masked language modelling "
+               "only (no next sentence prediction), so that masks can be filled offline.",
+}
+
+
+def pretraining_story(model: LoadedModel) -> str:
+    """How the loaded model learned, in one or two sentences: what the shipped models are, or its family's tasks."""
+    return SHIPPED_STORIES.get(model.source) or PRETRAINING[model.family].story
 
 
 def model_summary(model: LoadedModel) -> ModelSummary:
@@ -77,6 +135,7 @@ def model_summary(model: LoadedModel) -> ModelSummary:
         embedding_size=getattr(config, "embedding_size", hidden),
         vocab_size=config.vocab_size,
         max_positions=model.max_tokens,
+        position_rows=config.max_position_embeddings,
         segments=_segment_rows(model),
         activation=str(getattr(config, "hidden_act", None) or getattr(config, "activation", "gelu")),
         has_mlm_head=model.has_mlm_head,

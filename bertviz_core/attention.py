@@ -8,6 +8,7 @@ column. Every array returned is a read-only numpy copy, float32 unless it is a m
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import unicodedata
 from dataclasses import dataclass
@@ -291,11 +292,54 @@ def _offset_share(attentions: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     return _row_mean(picked[..., having])
 
 
+@dataclass(frozen=True)
+class ContentHead:
+    """A head in which one query token's strongest key is a content word."""
+
+    layer: int
+    head: int
+    key: int
+    """The content token the query attends to most in this head."""
+    weight: float
+
+
+def is_content(analysis: Analysis, index: int) -> bool:
+    """Is token ``index`` part of a content word: not special ([CLS], [SEP]), not punctuation, and not one of
+    English's function words ('the', 'of', 'was'; scikit-learn's stop-word list)?"""
+    token = _bare(analysis.tokens[index]).lower()
+    return not analysis.special_mask[index] and not is_punctuation(token) and token not in _stop_words()
+
+
+@functools.cache
+def _stop_words() -> frozenset[str]:
+    # Imported on first use: scikit-learn takes over a second to import, which the app's start need not pay.
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+    return ENGLISH_STOP_WORDS
+
+
+def content_heads(analysis: Analysis, query: int, count: int = 3) -> tuple[ContentHead, ...]:
+    """The ``count`` heads, over every layer, whose strongest key for token ``query`` is a content word (``is_content``)
+    other than the query itself, the heaviest such weight first. Many heads send most of a token's attention to [CLS] or
+    [SEP] instead (Clark et al. 2019 read this as a head with nothing to do on this token)."""
+    _check_index("query", query, analysis.num_tokens)
+    rows = analysis.attentions[:, :, query, :]  # [L, H, T]
+    strongest = rows.argmax(axis=-1)  # [L, H]
+    found = [ContentHead(layer, head, int(key), float(rows[layer, head, key]))
+             for (layer, head), key in np.ndenumerate(strongest) if key != query and is_content(analysis, int(key))]
+    return tuple(sorted(found, key=lambda item: -item.weight)[:count])
+
+
 def is_punctuation(token: str) -> bool:
     """Is ``token``, its piece marker stripped, made only of punctuation (Unicode category P*)?"""
+    token = _bare(token)
+    return bool(token) and all(unicodedata.category(char).startswith("P") for char in token)
+
+
+def _bare(token: str) -> str:
+    """The token without its piece marker ('##s' -> 's', 'Ġbank' -> 'bank')."""
     for marker in PIECE_MARKERS:
         token = token.removeprefix(marker)
-    return bool(token) and all(unicodedata.category(char).startswith("P") for char in token)
+    return token
 
 
 def punctuation_mask(analysis: Analysis) -> np.ndarray:

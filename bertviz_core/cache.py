@@ -1,28 +1,39 @@
-"""A small thread-safe LRU for analyses and results derived from them, bounded in entries and in bytes.
+"""A small thread-safe LRU for analyses and results derived from them, bounded in bytes (and, if asked, entries).
 
-One 512-token analysis of a BERT-base-sized model holds about 170 MB of arrays, so a count limit alone
-could fill a small server's memory; the byte limit keeps the cache to a known size.
+One 512-token analysis of a BERT-base-sized model holds about 170 MB of arrays while a short sentence's holds a few
+hundred kB, so the limit is on bytes: a page that needs fourteen short analyses at once gets them all, and two long
+ones cannot fill a small server's memory. A key that several threads ask for at once is computed once: the others
+wait for that result (a class opening the teacher's link runs the model once, not thirty times).
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import OrderedDict
-from typing import Callable, Hashable, Protocol
+from typing import Any, Callable, Hashable
 
 
-class Sized(Protocol):
-    @property
-    def nbytes(self) -> int: ...
+def nbytes_of(entry: Any) -> int:
+    """The memory an entry holds: its ``nbytes`` where it reports one (analyses and results count their arrays),
+    the sum over a tuple's or list's items, otherwise the object's own size."""
+    if hasattr(entry, "nbytes"):
+        return int(entry.nbytes)
+    if isinstance(entry, (tuple, list)):
+        return sys.getsizeof(entry) + sum(nbytes_of(item) for item in entry)
+    return sys.getsizeof(entry)
 
 
 class BoundedCache:
-    """Least recently used entries go first; every entry reports its size as ``nbytes``."""
+    """Least recently used entries go first; each entry's size is ``size(entry)`` (``nbytes_of`` by default)."""
 
-    def __init__(self, max_entries: int = 16, max_bytes: int = 600_000_000):
-        self.max_entries = max_entries
+    def __init__(self, max_bytes: int = 600_000_000, max_entries: int | None = None,
+                 size: Callable[[Any], int] = nbytes_of):
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[Hashable, Sized] = OrderedDict()
+        self.max_entries = max_entries
+        self._size = size
+        self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()  # key -> (entry, its size)
+        self._computing: dict[Hashable, threading.Event] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -31,29 +42,49 @@ class BoundedCache:
     @property
     def nbytes(self) -> int:
         with self._lock:
-            return sum(entry.nbytes for entry in self._entries.values())
+            return sum(size for _, size in self._entries.values())
 
-    def get(self, key: Hashable) -> Sized | None:
+    def get(self, key: Hashable) -> Any | None:
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-            return entry
+            found = self._entries.get(key)
+            if found is None:
+                return None
+            self._entries.move_to_end(key)
+            return found[0]
 
-    def get_or_compute(self, key: Hashable, compute: Callable[[], Sized]) -> Sized:
-        """The cached analysis, or ``compute()``'s (run outside the lock, so other keys are not held up)."""
-        entry = self.get(key)
-        if entry is None:
+    def get_or_compute(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """The cached entry, or ``compute()``'s, run outside the lock so other keys are not held up. While one thread
+        computes a key, others asking for it wait and share the result; should it fail, the next one tries."""
+        while True:
+            with self._lock:
+                found = self._entries.get(key)
+                if found is not None:
+                    self._entries.move_to_end(key)
+                    return found[0]
+                running = self._computing.get(key)
+                if running is None:
+                    self._computing[key] = threading.Event()
+            if running is None:
+                return self._compute(key, compute)
+            running.wait()
+
+    def _compute(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        try:
             entry = compute()
             self._put(key, entry)
-        return entry
+            return entry
+        finally:
+            with self._lock:
+                self._computing.pop(key).set()
 
-    def _put(self, key: Hashable, entry: Sized) -> None:
+    def _put(self, key: Hashable, entry: Any) -> None:
+        size = self._size(entry)
         with self._lock:
-            self._entries[key] = entry
+            self._entries[key] = (entry, size)
             self._entries.move_to_end(key)
-            total = sum(e.nbytes for e in self._entries.values())
+            total = sum(size for _, size in self._entries.values())
+            most = self.max_entries or float("inf")
             # The newest entry always stays, even if it alone exceeds the byte limit: the page needs it.
-            while len(self._entries) > 1 and (len(self._entries) > self.max_entries or total > self.max_bytes):
-                _, evicted = self._entries.popitem(last=False)
-                total -= evicted.nbytes
+            while len(self._entries) > 1 and (total > self.max_bytes or len(self._entries) > most):
+                _, (_, evicted) = self._entries.popitem(last=False)
+                total -= evicted

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import combinations
+from typing import Sequence
 
 import numpy as np
 import torch
 
-from .analysis import Analysis, InputError, analyze, frozen_array, most_likely
+from .analysis import Analysis, InputError, frozen_array, most_likely
 from .loading import LoadedModel
 from .vectors import cosine_similarity, pca
 
@@ -32,6 +34,34 @@ class Occurrence:
     """The word as written in that sentence (its case may differ from the word searched for)."""
     token_indices: tuple[int, ...]
     """Every piece of the word, in order."""
+    segment: int = 0
+    """0 when the word is in the sentence, 1 when it is in the second text of a pair."""
+    sense: str | None = None
+    """The sense the sentence was labelled with ('river', 'money'), if it was."""
+
+
+@dataclass(frozen=True, eq=False)
+class SenseGap:
+    """Similarity within a sense against similarity across senses, at every step of ``WordAcrossSentences``
+    (token row, input to layer 1, each layer): every pair of occurrences drifts apart with depth, so falling
+    similarity alone says nothing about meaning; what separates senses is the gap between the two."""
+
+    same: np.ndarray
+    """[L + 2] mean cosine similarity of the pairs labelled with the same sense."""
+    different: np.ndarray
+    """[L + 2] mean cosine similarity of the pairs labelled with different senses."""
+    same_pairs: int
+    different_pairs: int
+
+    @property
+    def gap(self) -> np.ndarray:
+        """[L + 2] same minus different: 0 where the vectors do not tell the senses apart."""
+        return self.same - self.different
+
+    @property
+    def widest(self) -> int:
+        """The step (index into ``gap``) where the senses are furthest apart."""
+        return int(np.argmax(self.gap))
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,6 +87,31 @@ class WordAcrossSentences:
     """[L + 1, N, N] cosine similarity between occurrences at each layer."""
     pca: np.ndarray
     """[N, L + 1, 2] all N * (L + 1) vectors projected on their two main directions: one path per occurrence."""
+
+    @property
+    def steps(self) -> np.ndarray:
+        """[L + 2, N, N] the token-row similarity, then ``similarity``: every step the page plots."""
+        return np.concatenate([self.token_similarity[None], self.similarity])
+
+    def same_input(self) -> list[tuple[int, int]]:
+        """Pairs (i, j), i < j, whose pieces stand at the same positions of the same segment: their inputs to
+        layer 1 are the same vector, so their similarity there is exactly 1."""
+        spots = [(o.token_indices, o.segment) for o in self.occurrences]
+        return [(i, j) for i, j in combinations(range(len(spots)), 2) if spots[i] == spots[j]]
+
+    def sense_gap(self) -> SenseGap | None:
+        """Within-sense against across-sense similarity; None unless some pair shares a sense and some pair does
+        not (only labelled occurrences count)."""
+        senses = [o.sense for o in self.occurrences]
+        labelled = [(i, j) for i, j in combinations(range(len(senses)), 2) if senses[i] and senses[j]]
+        same = [(i, j) for i, j in labelled if senses[i] == senses[j]]
+        different = [(i, j) for i, j in labelled if senses[i] != senses[j]]
+        if not same or not different:
+            return None
+        steps = self.steps  # [L + 2, N, N]
+        mean = lambda pairs: steps[:, [i for i, _ in pairs], [j for _, j in pairs]].mean(axis=1)  # noqa: E731
+        return SenseGap(same=frozen_array(mean(same)), different=frozen_array(mean(different)),
+                        same_pairs=len(same), different_pairs=len(different))
 
 
 def find_word(analysis: Analysis, word: str) -> tuple[int, ...]:
@@ -86,21 +141,24 @@ def _tokens_in_span(analysis: Analysis, segment: int, start: int, end: int) -> t
     return tuple(int(i) for i in np.flatnonzero(inside))
 
 
-def word_across_sentences(model: LoadedModel, sentences: list[str], word: str) -> WordAcrossSentences:
-    """Follow ``word`` through every layer in each sentence that contains it (at least two must)."""
+def word_across_sentences(analyses: list[Analysis], word: str,
+                          senses: Sequence[str | None] | None = None) -> WordAcrossSentences:
+    """Follow ``word`` through every layer in each analysed sentence that contains it (at least two must); the
+    analyses come from ``analyze_many`` (or the app's cached runs), one per sentence, in order. ``senses``, one
+    per sentence (None where unlabelled), lets ``sense_gap`` compare pairs within and across senses."""
     word = word.strip()
     if not word:
         raise InputError("Enter a word to follow across the sentences.")
-    if len(sentences) < 2:
+    if len(analyses) < 2:
         raise InputError(f"Enter at least two sentences to compare '{word}' across.")
-    analyses = _analyses(model, sentences)
     found = [find_word(analysis, word) for analysis in analyses]
     missing = [n for n, indices in enumerate(found) if not indices]
     if len(analyses) - len(missing) < 2:
         listed = ", ".join(f"{n + 1} ({analyses[n].text!r})" for n in missing)
         plural = "s" if len(missing) > 1 else ""
         raise InputError(f"'{word}' must appear in at least two sentences; it is not in sentence{plural} {listed}.")
-    occurrences = tuple(_occurrence(n, analyses[n], indices) for n, indices in enumerate(found) if indices)
+    senses = list(senses) if senses is not None else [None] * len(analyses)
+    occurrences = tuple(_occurrence(n, analyses[n], indices, senses[n]) for n, indices in enumerate(found) if indices)
     vectors = np.stack([analyses[o.sentence].hidden_states[:, list(o.token_indices)].mean(axis=1)
                         for o in occurrences])  # [N, L+1, D]
     similarity = np.stack([cosine_similarity(vectors[:, layer]) for layer in range(vectors.shape[1])])  # [L+1, N, N]
@@ -111,9 +169,12 @@ def word_across_sentences(model: LoadedModel, sentences: list[str], word: str) -
                                similarity=frozen_array(similarity), pca=frozen_array(_pca_paths(vectors)))
 
 
-def _occurrence(sentence: int, analysis: Analysis, indices: tuple[int, ...]) -> Occurrence:
+def _occurrence(sentence: int, analysis: Analysis, indices: tuple[int, ...], sense: str | None) -> Occurrence:
     start, end = analysis.offsets[indices[0], 0], analysis.offsets[indices[-1], 1]
-    return Occurrence(sentence=sentence, text=analysis.text[start:end], token_indices=indices)
+    segment = int(analysis.segment_ids[indices[0]])
+    text = analysis.text_pair if segment else analysis.text
+    return Occurrence(sentence=sentence, text=text[start:end], token_indices=indices, segment=segment,
+                      sense=sense or None)
 
 
 def _pca_paths(vectors: np.ndarray) -> np.ndarray:
@@ -122,21 +183,48 @@ def _pca_paths(vectors: np.ndarray) -> np.ndarray:
     return pca(vectors.reshape(n * layers, d), components=2).coords.reshape(n, layers, 2)
 
 
-def nearest_words(model: LoadedModel, vector_at_layer: np.ndarray, k: int = 10) -> tuple[tuple[str, float], ...]:
+Reading = tuple[tuple[str, float], ...]
+"""The k vocabulary entries the masked-LM head reads from one vector, best first, with their probabilities."""
+
+
+def nearest_words(model: LoadedModel, vector_at_layer: np.ndarray, k: int = 10) -> Reading:
     """The ``k`` vocabulary entries the masked-LM head reads from one hidden vector [D], with probabilities.
 
     The head was trained on last-layer vectors only; applied to an earlier layer it is a 'logit lens' reading:
     suggestive, not what the model itself would predict there.
     """
+    return read_as_words(model, np.asarray(vector_at_layer).reshape(1, -1), k)[0]
+
+
+def read_as_words(model: LoadedModel, vectors: np.ndarray, k: int = 10) -> tuple[Reading, ...]:
+    """``nearest_words`` for each row of [M, D] vectors, in one pass through the head."""
     if not model.has_mlm_head:
         raise ValueError(f"{model.name} has no trained masked-LM head, so its vectors cannot be read as words.")
-    vector = np.array(vector_at_layer, dtype=np.float32).reshape(-1)  # [D], a writable copy for torch
-    if vector.shape[0] != model.config.hidden_size:
-        raise ValueError(f"Expected a vector of size {model.config.hidden_size}, got {vector.shape[0]}.")
+    rows = np.array(vectors, dtype=np.float32)  # [M, D], a writable copy for torch
+    if rows.ndim != 2 or rows.shape[1] != model.config.hidden_size:
+        raise ValueError(f"Expected vectors of size {model.config.hidden_size}, got shape {rows.shape}.")
     with model.lock, torch.inference_mode():
-        probs, best = most_likely(model.mlm_logits(torch.from_numpy(vector)[None]).float()[0], k)  # [V], [k]
-    tokens = model.tokenizer.convert_ids_to_tokens(best.tolist())
-    return tuple((token, float(probs[index])) for token, index in zip(tokens, best.tolist()))
+        probs, best = most_likely(model.mlm_logits(torch.from_numpy(rows)).float(), k)  # [M, V], [M, k]
+    chosen = probs.gather(-1, best).tolist()  # [M, k]
+    return tuple(tuple(zip(model.tokenizer.convert_ids_to_tokens(ids), row)) for ids, row in zip(best.tolist(), chosen))
+
+
+def occurrence_readings(model: LoadedModel, word: WordAcrossSentences, k: int = 8) -> tuple[tuple[Reading, ...], ...]:
+    """[N][L + 1] what the masked-LM head reads from each occurrence's vector at every layer, in one pass."""
+    n, layers, d = word.vectors.shape
+    readings = read_as_words(model, word.vectors.reshape(n * layers, d), k)
+    return tuple(readings[i * layers:(i + 1) * layers] for i in range(n))
+
+
+def labelled_lines(text: str) -> tuple[tuple[str | None, str], ...]:
+    """'label: sentence' lines -> (label, sentence); a line without a colon has no label (None), blank lines are
+    skipped. A sentence that has a colon of its own needs a label in front of it."""
+    return tuple(_labelled(line.strip()) for line in text.splitlines() if line.strip())
+
+
+def _labelled(line: str) -> tuple[str | None, str]:
+    label, colon, sentence = line.partition(":")
+    return (label.strip() or None, sentence.strip()) if colon else (None, line)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,15 +232,17 @@ def nearest_words(model: LoadedModel, vector_at_layer: np.ndarray, k: int = 10) 
 # ---------------------------------------------------------------------------------------------
 
 
-def sentence_embeddings(model: LoadedModel, sentences: list[str], pooling: str = "mean") -> np.ndarray:
-    """[N, D] one vector per sentence from the last layer.
+def sentence_embeddings(analyses: list[Analysis], pooling: str = "mean") -> np.ndarray:
+    """[N, D] one vector per analysed sentence, from the last layer.
 
     'mean' averages the non-special tokens; 'cls' takes the first token ([CLS] or <s>). Note that
     sentence-transformers' own mean pooling also averages [CLS] and [SEP], so its vectors differ slightly.
     """
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}.")
-    return frozen_array(np.stack([_pool(analysis, pooling) for analysis in _analyses(model, sentences)]))
+    if not analyses:
+        raise InputError("Enter at least one sentence.")
+    return frozen_array(np.stack([_pool(analysis, pooling) for analysis in analyses]))
 
 
 def _pool(analysis: Analysis, pooling: str) -> np.ndarray:
@@ -166,16 +256,6 @@ def _pool(analysis: Analysis, pooling: str) -> np.ndarray:
 def similarity_matrix(embeddings: np.ndarray) -> np.ndarray:
     """[N, D] -> [N, N] cosine similarity: symmetric, ones on the diagonal."""
     return cosine_similarity(embeddings)
-
-
-def _analyses(model: LoadedModel, sentences: list[str]) -> list[Analysis]:
-    """One analysis per sentence, in order (results index the sentences as given, so none is dropped)."""
-    if not sentences:
-        raise InputError("Enter at least one sentence.")
-    empty = [str(n + 1) for n, sentence in enumerate(sentences) if not (sentence or "").strip()]
-    if empty:
-        raise InputError(f"Sentence {', '.join(empty)} is empty; enter some text or remove it.")
-    return [analyze(model, sentence) for sentence in sentences]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from transformers import DataCollatorForLanguageModeling
 
-from .analysis import MASK_ALIAS, Analysis, HoldsArrays, InputError, frozen_array, most_likely
+from .analysis import Analysis, HoldsArrays, InputError, frozen_array, most_likely, normalised_text
 from .loading import LoadedModel
 
 FATES = ("not selected", "[MASK]", "random", "unchanged")
@@ -87,7 +87,7 @@ def mask_and_predict(model: LoadedModel, analysis: Analysis, token_indices: list
     """Mask the tokens at ``token_indices`` of ``analysis`` (with ``whole_word``, every piece of their words) and
     let the masked-LM head guess them in one forward pass."""
     _require_head(model)
-    positions = _positions_to_mask(analysis, token_indices, whole_word)
+    positions = positions_to_mask(analysis, token_indices, whole_word)
     ids = torch.tensor(analysis.input_ids.tolist()).unsqueeze(0)  # [1, T]
     original = ids[0, list(positions)].clone()  # [S]
     ids[0, list(positions)] = model.tokenizer.mask_token_id
@@ -101,7 +101,9 @@ def mask_and_predict(model: LoadedModel, analysis: Analysis, token_indices: list
                             tokens=_tokens(model, ids[0]), guesses=guesses, hidden_states=frozen_array(hidden))
 
 
-def _positions_to_mask(analysis: Analysis, token_indices: list[int], whole_word: bool) -> tuple[int, ...]:
+def positions_to_mask(analysis: Analysis, token_indices: list[int], whole_word: bool = False) -> tuple[int, ...]:
+    """The positions ``mask_and_predict`` masks, ascending: the tokens chosen and, with ``whole_word``, every other
+    piece of their words. Two choices with the same positions give the same masked input."""
     if not token_indices:
         raise InputError("Choose at least one token to mask.")
     chosen = set()
@@ -140,7 +142,7 @@ def _guess(model: LoadedModel, position: int, original_id: int, logits: torch.Te
 
 
 @dataclass(frozen=True, eq=False)
-class HeadSteps:
+class HeadSteps(HoldsArrays):
     """Hidden state -> dense + activation + LayerNorm -> dot product with every word embedding -> softmax."""
 
     hidden: np.ndarray
@@ -192,7 +194,7 @@ def head_steps(model: LoadedModel, hidden: np.ndarray, top_k: int = 10) -> HeadS
 
 
 @dataclass(frozen=True, eq=False)
-class LogitLens:
+class LogitLens(HoldsArrays):
     """The masked-LM head applied to every layer's hidden state at one position: what each layer 'would guess'."""
 
     position: int
@@ -202,6 +204,11 @@ class LogitLens:
     """[L + 1][k]."""
     probs: np.ndarray
     """[L + 1, k] float32."""
+
+    def top(self, k: int) -> LogitLens:
+        """The same readings, keeping each layer's ``k`` best (a view, nothing recomputed)."""
+        return LogitLens(position=self.position, token_ids=self.token_ids[:, :k],
+                         tokens=tuple(row[:k] for row in self.tokens), probs=self.probs[:, :k])
 
 
 def logit_lens(model: LoadedModel, hidden_states: np.ndarray, position: int, top_k: int = 5) -> LogitLens:
@@ -285,6 +292,8 @@ class RecipeRun(HoldsArrays):
     """[T] original tokens."""
     input_ids: np.ndarray
     """[T] int64 original ids."""
+    selectable: int
+    """Tokens the recipe may select: all but the special ones ([CLS], [SEP], a typed [MASK])."""
     fate: tuple[str, ...]
     """[T] one of ``FATES`` per token."""
     corrupted_ids: np.ndarray
@@ -302,8 +311,8 @@ class RecipeShares(HoldsArrays):
 
     runs: int
     probability: float
-    eligible: int
-    """Tokens the collator may select, summed over all runs (special tokens never are)."""
+    selectable: int
+    """Tokens the recipe may select in one run (special tokens never are), as ``RecipeRun.selectable``."""
     selected: int
     masked: int
     random: int
@@ -311,9 +320,9 @@ class RecipeShares(HoldsArrays):
 
     @property
     def shares(self) -> tuple[float, float, float, float]:
-        """Observed (selected of eligible, [MASK] of selected, random of selected, unchanged of selected)."""
+        """Observed (selected of selectable, [MASK] of selected, random of selected, unchanged of selected)."""
         picked = max(self.selected, 1)
-        return (self.selected / max(self.eligible, 1), self.masked / picked, self.random / picked,
+        return (self.selected / max(self.selectable * self.runs, 1), self.masked / picked, self.random / picked,
                 self.unchanged / picked)
 
     @property
@@ -335,6 +344,11 @@ def _recipe_ids(tokenizer, text: str, max_length: int) -> list[int]:
     return tokenizer(text, truncation=True, max_length=max_length)["input_ids"]
 
 
+def _selectable(tokenizer, ids: list[int]) -> int:
+    """How many of ``ids`` the collator may select: it never selects special tokens."""
+    return len(ids) - sum(tokenizer.get_special_tokens_mask(ids, already_has_special_tokens=True))
+
+
 def _fates(tokenizer, original: torch.Tensor, corrupted: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """[N, T] -> [N, T] index into ``FATES``, read from the collator's output.
 
@@ -354,8 +368,7 @@ def recipe_run(model: LoadedModel, text: str, seed: int, probability: float = 0.
     """One draw of the recipe on ``text`` (``[MASK]`` typed in it stays a mask and, being special, is never
     selected), then one forward pass on the corrupted input and the loss at the selected positions."""
     _require_head(model)
-    text = (text or "").strip().replace(MASK_ALIAS, model.tokenizer.mask_token)
-    ids = _recipe_ids(model.tokenizer, text, model.max_tokens)
+    ids = _recipe_ids(model.tokenizer, normalised_text(model, text), model.max_tokens)
     batch = _collator(model.tokenizer, seed, probability)([ids])
     original, corrupted, labels = torch.tensor([ids]), batch["input_ids"], batch["labels"]  # [1, T] each
     fate = _fates(model.tokenizer, original, corrupted, labels)[0]  # [T]
@@ -375,7 +388,7 @@ def recipe_run(model: LoadedModel, text: str, seed: int, probability: float = 0.
     )
     return RecipeRun(
         seed=int(seed), probability=float(probability), tokens=_tokens(model, ids),
-        input_ids=frozen_array(ids, np.int64), fate=tuple(FATES[int(f)] for f in fate),
+        input_ids=frozen_array(ids, np.int64), selectable=_selectable(model.tokenizer, ids), fate=tuple(FATES[int(f)] for f in fate),
         corrupted_ids=frozen_array(corrupted[0], np.int64), corrupted_tokens=_tokens(model, corrupted[0]),
         guesses=guesses, total_loss=float(losses.mean()) if len(positions) else None,
     )
@@ -391,7 +404,6 @@ def recipe_shares(tokenizer, text: str, runs: int, seed: int, probability: float
     original = torch.tensor([ids]).expand(int(runs), -1)  # [N, T]
     counts = torch.bincount(_fates(tokenizer, original, batch["input_ids"], batch["labels"]).flatten(),
                             minlength=len(FATES))
-    eligible = len(ids) - sum(tokenizer.get_special_tokens_mask(ids, already_has_special_tokens=True))
-    return RecipeShares(runs=int(runs), probability=float(probability), eligible=eligible * int(runs),
+    return RecipeShares(runs=int(runs), probability=float(probability), selectable=_selectable(tokenizer, ids),
                         selected=int(counts[1:].sum()), masked=int(counts[1]), random=int(counts[2]),
                         unchanged=int(counts[3]))

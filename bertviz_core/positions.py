@@ -27,20 +27,31 @@ def sinusoidal(length: int, width: int) -> np.ndarray:
     return frozen_array(table)
 
 
+SINUSOIDAL_TOLERANCE = 1e-4
+"""A position table within this of the formula, everywhere, is the formula (float32 rounding of sin and cos)."""
+
+
 @dataclass(frozen=True)
-class LearnedPositions:
+class PositionTable:
+    """The model's own position table, read from its weights."""
+
     table: np.ndarray
     """[P_used, E] float32: the rows of the model's position table that inputs can use, in position order."""
     first_row: int
     """Row of the full table that holds position 0 (RoBERTa-style models start after their padding index)."""
     total_rows: int
+    kind: str
+    """'sinusoidal' when the rows are the fixed formula (a DistilBERT checkpoint may be built that way), otherwise
+    'learned': trained like the word embeddings."""
 
 
-def learned_positions(model: LoadedModel, analysis: Analysis) -> LearnedPositions:
-    """The usable part of the learned position table, and where it starts."""
+def model_positions(model: LoadedModel, analysis: Analysis) -> PositionTable:
+    """The usable part of the model's position table, where it starts, and whether it is learned or the formula."""
     first = model.layout.position_offset(model.config)
-    table = analysis.position_table
-    return LearnedPositions(table=table[first:first + model.max_tokens], first_row=first, total_rows=len(table))
+    table = analysis.position_table[first:first + model.max_tokens]  # [P_used, E]
+    formula = sinusoidal(*table.shape)
+    kind = "sinusoidal" if np.abs(table - formula).max() <= SINUSOIDAL_TOLERANCE else "learned"
+    return PositionTable(table=table, first_row=first, total_rows=len(analysis.position_table), kind=kind)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,9 @@ def test_decoder_tied_is_read_from_the_weights(tiny_models, family):
 
 def test_embedded_summary_and_reference_rows(embedded):
     summary = model_summary(embedded)
-    assert (summary.layers, summary.heads, summary.hidden_size, summary.intermediate_size) == (6, 12, 384, 1536)
+    config = embedded.config
+    assert (summary.layers, summary.heads, summary.hidden_size, summary.intermediate_size) == (
+        config.num_hidden_layers, config.num_attention_heads, config.hidden_size, config.intermediate_size)
     assert summary.total_parameters == 22_713_216 and not summary.has_mlm_head and summary.activation == "gelu"
     rows = comparison_rows(summary)
     assert rows[0].model == "all-MiniLM-L6-v2 (loaded)" and rows[0].parameters_millions == 22.7

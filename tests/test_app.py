@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from app_pages.catalog import PAGES
 from bad_inputs import BAD_INPUTS
+from bertviz_core import load_model
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -34,10 +35,19 @@ def chart_titles(app: AppTest) -> list[str]:
     return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in app.get("plotly_chart")]
 
 
+def default_layers() -> str:
+    """The default model's layer count as the Home page shows it, read from the model the app serves."""
+    from app_pages.compute import model_for
+    return str(model_for("").num_layers)
+
+
 def test_home_shows_the_loaded_models_numbers():
+    from app_pages.compute import model_for
+    config = model_for("").config
     app = open_app()
     metrics = {m.label: m.value for m in app.metric}
-    assert metrics["Layers"] == "6" and metrics["Heads per layer"] == "12" and metrics["Hidden size"] == "384"
+    assert (metrics["Layers"], metrics["Heads per layer"], metrics["Hidden size"]) == (
+        str(config.num_hidden_layers), str(config.num_attention_heads), str(config.hidden_size))
     assert "all-MiniLM-L6-v2" in app.sidebar.info[0].value
 
 
@@ -84,7 +94,7 @@ def test_a_bad_model_keeps_the_previous_one(monkeypatch):
     assert not app.exception
     assert any("No model directory" in error.value for error in app.sidebar.error)
     assert any("Still showing bert-lens-minilm-mlm" in caption.value.replace("\\", "") for caption in app.sidebar.caption)
-    assert {m.label: m.value for m in app.metric}["Layers"] == "6"
+    assert {m.label: m.value for m in app.metric}["Layers"] == default_layers()
 
 
 @pytest.mark.parametrize("text", ["<script>alert(1)</script>", "<b>bold</b> $x^2$ **star**"])
@@ -109,10 +119,11 @@ def test_local_folders_are_refused_unless_the_operator_allows_them(monkeypatch, 
     monkeypatch.delenv("BERT_LENS_ALLOW_LOCAL_PATHS", raising=False)
     app = open_app(text="Cats chase mice.", model=str(tiny_dirs["bert"]))
     assert any("switched off here" in error.value for error in app.sidebar.error)
-    assert {m.label: m.value for m in app.metric}["Layers"] == "6"  # the default model instead
+    assert {m.label: m.value for m in app.metric}["Layers"] == default_layers()  # the default model instead
     monkeypatch.setenv("BERT_LENS_ALLOW_LOCAL_PATHS", "1")
     allowed = open_app(text="Cats chase mice.", model=str(tiny_dirs["bert"]))
-    assert not allowed.sidebar.error and {m.label: m.value for m in allowed.metric}["Layers"] == "3"
+    layers = str(load_model(str(tiny_dirs["bert"])).num_layers)
+    assert not allowed.sidebar.error and {m.label: m.value for m in allowed.metric}["Layers"] == layers
 
 
 def test_a_model_over_the_operators_size_limit_is_refused(monkeypatch, tiny_dirs):
@@ -121,7 +132,7 @@ def test_a_model_over_the_operators_size_limit_is_refused(monkeypatch, tiny_dirs
     app = open_app(text="Cats chase mice.", model=str(tiny_dirs["albert"]))  # a model no other test caches
     assert any(re.search(r"needs about \d+ MB for its weights; this server allows 1 MB", error.value.replace("\\", ""))
                for error in app.sidebar.error)
-    assert {m.label: m.value for m in app.metric}["Layers"] == "6"  # the default model still serves the page
+    assert {m.label: m.value for m in app.metric}["Layers"] == default_layers()  # the default model still serves the page
 
 
 def test_masked_lm_page_with_thirty_masks(monkeypatch, tiny_dirs):
@@ -164,7 +175,7 @@ def test_positions_page_takes_a_narrow_sinusoid(width):
 
 
 def test_automatic_shares_the_copy_loaded_by_name():
-    from app_pages.common import model_for
+    from app_pages.compute import model_for
     automatic, by_name = model_for(""), model_for("offline")
     assert automatic.model is by_name.model and automatic.lock is by_name.lock  # one copy, one lock
     assert automatic.reason.startswith("Offline") and by_name.reason.startswith("Chosen by name")
@@ -173,7 +184,7 @@ def test_automatic_shares_the_copy_loaded_by_name():
 def test_a_name_that_is_no_hub_id_gets_a_message():
     app = open_app(text="Cats chase mice.", model="https://huggingface.co/bert-base-uncased")
     assert any("neither a hub id" in error.value.replace("\\", "") for error in app.sidebar.error)
-    assert {m.label: m.value for m in app.metric}["Layers"] == "6"
+    assert {m.label: m.value for m in app.metric}["Layers"] == default_layers()
 
 
 def test_masked_lm_results_are_computed_once(monkeypatch):

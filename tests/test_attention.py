@@ -11,9 +11,9 @@ from scipy.stats import spearmanr
 
 from bertviz_core import analyze
 from bertviz_core.analysis import frozen_array
-from bertviz_core.attention import (PAIR_BLOCKS, ROLES, HeadStatistics, ViewOptions, compare, filtered, head_roles,
-                                    head_statistics, is_punctuation, keep_mask, merge_words, norm_maps, pair_block,
-                                    rollout, spearman, token_views, view_matrix, word_units)
+from bertviz_core.attention import (PAIR_BLOCKS, ROLES, HeadStatistics, ViewOptions, compare, content_heads, filtered,
+                                    head_roles, head_statistics, is_content, is_punctuation, keep_mask, merge_words,
+                                    norm_maps, pair_block, rollout, spearman, token_views, view_matrix, word_units)
 from bertviz_core.qkv import value_norms
 
 from tiny_models import FAMILIES, value_and_output_weights
@@ -460,3 +460,18 @@ def test_token_views_follow_the_options(embedded, pair, options):
     norm = view_matrix(pair, maps.summed[3], options).matrix[1]
     np.testing.assert_allclose(views.norm, norm / norm.sum(), atol=1e-6)
     assert views.row_name == raw.row_names[1] and views.column_names == raw.column_names
+
+
+def test_content_heads_are_the_heaviest_word_keys_found_by_brute_force(offline):
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    result = analyze(offline, "The bank of the river was flooded.")
+    query = result.tokens.index("bank")
+    found = content_heads(result, query, count=3)
+    expected = sorted(((float(result.attentions[l, h, query].max()), l, h) for l in range(result.num_layers)
+                       for h in range(result.num_heads)
+                       if result.tokens[int(result.attentions[l, h, query].argmax())] not in
+                       {"[CLS]", "[SEP]", ".", "bank", *ENGLISH_STOP_WORDS}), reverse=True)[:3]
+    assert [(h.weight, h.layer, h.head) for h in found] == pytest.approx(expected)
+    assert result.tokens[found[0].key] == "river"  # the classic example: "bank" reads "river"
+    assert all(is_content(result, h.key) for h in found) and not is_content(result, result.tokens.index("of"))

@@ -9,11 +9,10 @@ import pytest
 from bertviz_core import analyze
 from bertviz_core.attention import (ViewOptions, compare, head_statistics, norm_maps, rollout, token_views,
                                     view_matrix)
-from bertviz_core.charts.attention import (difference_heatmap, head_grid, head_view, model_view, mosaic, pooled,
-                                           model_view_cell, strongest_links, token_comparison)
+from bertviz_core.charts.attention import (ISOLATE, OPEN_HEAD, difference_heatmap, head_grid, head_view, model_view,
+                                           mosaic, pooled, strongest_links, token_comparison)
+from bertviz_core.charts.clicks import clicked
 from bertviz_core.charts.labels import token_labels
-
-
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +23,8 @@ def by_length(embedded):
     one = dataclasses.replace(
         two, tokens=two.tokens[:1], input_ids=two.input_ids[:1], word_ids=two.word_ids[:1],
         special_mask=two.special_mask[:1], segment_ids=two.segment_ids[:1], offsets=two.offsets[:1],
-        position_ids=two.position_ids[:1], attentions=np.ones((6, 12, 1, 1), np.float32),
+        position_ids=two.position_ids[:1],
+        attentions=np.ones((embedded.num_layers, embedded.num_heads, 1, 1), np.float32),
         hidden_states=two.hidden_states[:, :1], token_embeddings=two.token_embeddings[:1],
         position_embeddings=two.position_embeddings[:1], segment_embeddings=two.segment_embeddings[:1])
     return {1: one, **results}
@@ -38,7 +38,7 @@ def test_every_view_builds_at_every_length(embedded, by_length, length):
     assert drawn + omitted == int((result.attentions[0, [0, 3]] > 0).sum())
     assert model_view(view_matrix(result, result.attentions)).data[0].z.dtype == np.uint8
     stats = head_statistics(result)
-    assert head_grid(stats.entropy, "entropy", "nats").data[0].z.shape == (6, 12)
+    assert head_grid(stats.entropy, "entropy", "nats").data[0].z.shape == (result.num_layers, result.num_heads)
     if length > 1:
         norms = norm_maps(embedded, result)
         views = token_views(result, rollout(result.attentions), norms, 2, 1)
@@ -47,7 +47,8 @@ def test_every_view_builds_at_every_length(embedded, by_length, length):
 
 def test_model_view_of_a_12_by_12_model_at_512_tokens_stays_under_8_mb(by_length):
     result = by_length[512]
-    twelve = dataclasses.replace(result, attentions=np.concatenate([result.attentions, result.attentions]))
+    layers, heads = np.resize(np.arange(result.num_layers), 12), np.resize(np.arange(result.num_heads), 12)
+    twelve = dataclasses.replace(result, attentions=result.attentions[layers][:, heads])  # BERT-base's 12 x 12
     sent = model_view(view_matrix(twelve, twelve.attentions)).to_json()
     assert len(sent) < 8_000_000
     z = json.loads(sent)["data"][0]["z"]
@@ -79,12 +80,27 @@ def test_strongest_links_top_k_threshold_and_focus():
 
 
 def test_model_view_cells_are_clickable_with_1_based_layer_and_head(by_length):
-    markers = model_view(view_matrix(by_length[128], by_length[128].attentions)).data[1]
-    assert markers.customdata.shape == (72, 2) and markers.customdata[0].tolist() == [1, 1]
-    assert markers.customdata[-1].tolist() == [6, 12] and markers.marker.color == "rgba(0,0,0,0)"
-    for index in (0, 28, 71):  # the marker a click reports -> the head it sits on
-        layer, head = model_view_cell(index, 12)
-        assert markers.customdata[index].tolist() == [layer + 1, head + 1]
+    analysis = by_length[128]
+    L, H = analysis.num_layers, analysis.num_heads
+    figure = model_view(view_matrix(analysis, analysis.attentions))
+    markers = next(trace for trace in figure.data if trace.customdata is not None)
+    cells = [clicked([{"customdata": list(row)}], OPEN_HEAD) for row in markers.customdata]
+    assert len(cells) == L * H and cells[0] == [1, 1] and cells[-1] == [L, H]
+    assert cells == [[layer + 1, head + 1] for layer in range(L) for head in range(H)]
+    assert markers.marker.color == "rgba(0,0,0,0)"
+    # A click is read by what it carries, whatever the trace order: the image and other traces carry nothing.
+    assert clicked([{"curve_number": 0, "point_index": 3}, {"customdata": list(markers.customdata[5])}],
+                   OPEN_HEAD) == cells[5]
+    assert clicked([{"customdata": [ISOLATE, 2]}], OPEN_HEAD) is None
+
+
+def test_head_view_clicks_isolate_the_left_hand_tokens_only(by_length):
+    result = by_length[128]
+    figure, _, _ = head_view(view_matrix(result, result.attentions[1]), 1, [0, 1, 2], top_k=2)
+    clickable = [trace for trace in figure.data if trace.customdata is not None]
+    assert len(clickable) == 1 and clickable[0].x[0] == 0.0  # the left column, whatever comes before it
+    rows = [clicked([{"customdata": list(row)}], ISOLATE) for row in clickable[0].customdata]
+    assert rows == [[row] for row in range(result.num_tokens)]
 
 
 def test_difference_heatmap_is_signed(embedded):

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from bertviz_core import analyze, model_summary
+from bertviz_core import analyze, analyze_many, model_summary
 from bertviz_core.charts import head_heatmap, token_labels
 from bertviz_core.charts.anatomy import architecture_diagram, parameter_chart
 from bertviz_core.charts.inputs import PART_NAMES, input_heatmaps, input_norms, order_changes
@@ -111,22 +111,22 @@ def test_qkv_figures_show_the_head_arithmetic(embedded):
     keys = vectors_heatmap(step.keys, token_labels(result.tokens), "k")
     assert keys.data[0].z.shape == (result.num_tokens, 32)
     overview = heads_overview(result.attentions[1, :, 2], result.tokens, "2 bank")
-    assert overview.data[0].z.shape == (12, result.num_tokens) and list(overview.data[0].y)[0] == "head 1"
+    assert overview.data[0].z.shape == (result.num_heads, result.num_tokens) and list(overview.data[0].y)[0] == "head 1"
 
 
 def test_meaning_figures(embedded):
     sentences = ["I sat on the bank of the river.", "I deposited money at the bank.", "The bank raised rates."]
-    found = word_across_sentences(embedded, sentences, "bank")
+    found = word_across_sentences(analyze_many(embedded, sentences), "bank")
     lines = similarity_by_layer(found, sentences)
     assert len(lines.data) == 3 and len(lines.data[0].y) == embedded.num_layers + 2
     assert lines.data[0].y[0] == found.token_similarity[0, 1]
     np.testing.assert_array_equal(lines.data[0].y[1:], found.similarity[:, 0, 1])
     assert len(occurrence_paths(found, sentences).data) == 3
-    matrix = similarity_matrix(sentence_embeddings(embedded, sentences))
+    matrix = similarity_matrix(sentence_embeddings(analyze_many(embedded, sentences)))
     np.testing.assert_array_equal(similarity_matrix_figure(matrix, sentences).data[0].z, matrix)
-    head = train_head(sentence_embeddings(embedded, sentences), ["river", "money", "money"])
+    head = train_head(sentence_embeddings(analyze_many(embedded, sentences)), ["river", "money", "money"])
     assert len(training_curve(head).data[0].y) == len(head.losses)
-    probabilities = classify(head, sentence_embeddings(embedded, ["A loan from the bank."]))
+    probabilities = classify(head, sentence_embeddings(analyze_many(embedded, ["A loan from the bank."])))
     bars = class_probabilities(head, probabilities, ["A loan from the bank."])
     assert [trace.name for trace in bars.data] == ["river", "money"]
     assert bars.data[0].x[0] + bars.data[1].x[0] == pytest.approx(1.0)

@@ -5,7 +5,8 @@ import torch
 from safetensors.torch import load_file
 
 from bertviz_core import LoadedModel, ModelLoadError, load_model, loading
-from bertviz_core.loading import DEFAULT_HUB_MODEL, OFFLINE_MLM_NAME, estimated_parameters, is_local_spec
+from bertviz_core.loading import (DEFAULT_HUB_MODEL, OFFLINE_MLM_NAME, embedded_model_dir, estimated_parameters,
+                                  is_local_spec)
 
 from tiny_models import FAMILIES, save_tiny_model
 
@@ -42,10 +43,12 @@ def test_head_weights_are_the_saved_ones(tiny_dirs, tiny_models, family):
 
 
 def test_embedded_model_is_real_minilm(embedded):
+    shipped = json.loads((embedded_model_dir() / "config.json").read_text())  # the package's own file, read as text
     assert embedded.name == "all-MiniLM-L6-v2" and embedded.source == "embedded"
-    assert (embedded.num_layers, embedded.num_heads, embedded.config.hidden_size) == (6, 12, 384)
+    assert (embedded.num_layers, embedded.num_heads, embedded.config.hidden_size) == (
+        shipped["num_hidden_layers"], shipped["num_attention_heads"], shipped["hidden_size"])
     assert not embedded.has_mlm_head
-    assert "6 layers x 12 heads" in embedded.banner
+    assert f"{shipped['num_hidden_layers']} layers x {shipped['num_attention_heads']} heads" in embedded.banner
 
 
 def test_default_model_here_is_the_offline_fallback():

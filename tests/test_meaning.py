@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from bertviz_core import InputError, analyze
-from bertviz_core.meaning import (classify, find_word, nearest_words, sentence_embeddings, similarity_matrix,
-                                  train_head, word_across_sentences)
+from bertviz_core import InputError, analyze, analyze_many
+from bertviz_core.meaning import (classify, find_word, labelled_lines, nearest_words, occurrence_readings,
+                                  sentence_embeddings, similarity_matrix, train_head, word_across_sentences)
 
 BANK = ["I sat on the bank of the river.", "I deposited money at the bank.", "The bank raised interest rates."]
 POSITIVE = ["I loved this film.", "A wonderful, moving story.", "Brilliant acting and a great script.",
@@ -17,7 +17,7 @@ NEGATIVE = ["I hated this film.", "A dull, boring mess.", "Terrible acting and a
 
 @pytest.fixture(scope="module")
 def bank(embedded):
-    return word_across_sentences(embedded, BANK, "bank")
+    return word_across_sentences(analyze_many(embedded, BANK), "bank")
 
 
 def test_word_found_in_every_sentence(bank, embedded):
@@ -25,7 +25,7 @@ def test_word_found_in_every_sentence(bank, embedded):
     assert all(o.text == "bank" for o in bank.occurrences)
     layers = embedded.num_layers + 1
     assert bank.vectors.shape == (3, layers, embedded.config.hidden_size)
-    assert bank.similarity.shape == (layers, 3, 3) == (7, 3, 3)
+    assert bank.similarity.shape == (layers, 3, 3)
     assert bank.pca.shape == (3, layers, 2)
     for array in (bank.vectors, bank.similarity, bank.pca):
         assert array.dtype == np.float32 and not array.flags.writeable
@@ -63,7 +63,7 @@ def test_pca_is_the_centred_svd_projection(bank):
 
 
 def test_identical_position_gives_identical_layer_zero_vectors(embedded):
-    result = word_across_sentences(embedded, ["The bank is open.", "The bank is closed."], "bank")
+    result = word_across_sentences(analyze_many(embedded, ["The bank is open.", "The bank is closed."]), "bank")
     assert result.similarity[0, 0, 1] == pytest.approx(1.0, abs=1e-6)
     assert result.similarity[-1, 0, 1] < 1.0
 
@@ -86,17 +86,18 @@ def test_find_word_searches_the_pair_and_the_first_occurrence(embedded):
 
 
 def test_occurrence_text_keeps_the_sentences_spelling(embedded):
-    result = word_across_sentences(embedded, ["Bank of England.", "The river bank."], "bank")
+    result = word_across_sentences(analyze_many(embedded, ["Bank of England.", "The river bank."]), "bank")
     assert [o.text for o in result.occurrences] == ["Bank", "bank"]
 
 
 def test_word_in_fewer_than_two_sentences_is_an_input_error(embedded):
     with pytest.raises(InputError, match=r"sentences 2 .*3 "):
-        word_across_sentences(embedded, ["The bank is here.", "Cats sleep.", "Dogs bark."], "bank")
+        word_across_sentences(analyze_many(embedded, ["The bank is here.", "Cats sleep.", "Dogs bark."]),
+                              "bank")
     with pytest.raises(InputError, match="at least two sentences"):
-        word_across_sentences(embedded, ["The bank is here."], "bank")
+        word_across_sentences(analyze_many(embedded, ["The bank is here."]), "bank")
     with pytest.raises(InputError):
-        word_across_sentences(embedded, BANK, "  ")
+        word_across_sentences(analyze_many(embedded, BANK), "  ")
 
 
 def test_nearest_words_equals_the_mlm_head(tiny_models):
@@ -136,8 +137,8 @@ def test_similarity_matrix_is_symmetric_with_ones_on_diagonal():
 
 def test_sentence_embeddings_mean_and_cls(embedded):
     sentences = ["A cat sat on the mat.", "Stocks fell sharply today."]
-    mean = sentence_embeddings(embedded, sentences)
-    cls = sentence_embeddings(embedded, sentences, pooling="cls")
+    mean = sentence_embeddings(analyze_many(embedded, sentences))
+    cls = sentence_embeddings(analyze_many(embedded, sentences), pooling="cls")
     assert mean.shape == cls.shape == (2, embedded.config.hidden_size) and mean.dtype == np.float32
     for row, sentence in enumerate(sentences):
         result = analyze(embedded, sentence)
@@ -145,19 +146,19 @@ def test_sentence_embeddings_mean_and_cls(embedded):
         np.testing.assert_allclose(mean[row], last[~result.special_mask].mean(axis=0), atol=1e-6)
         np.testing.assert_allclose(cls[row], last[0], atol=1e-6)
     with pytest.raises(ValueError):
-        sentence_embeddings(embedded, sentences, pooling="max")
+        sentence_embeddings(analyze_many(embedded, sentences), pooling="max")
     with pytest.raises(InputError):
-        sentence_embeddings(embedded, ["ok", " "])
+        sentence_embeddings(analyze_many(embedded, ["ok", " "]))
 
 
 def test_similar_sentences_are_closer(embedded):
-    sim = similarity_matrix(sentence_embeddings(embedded, ["A cat sat on the mat.", "A kitten rested on the rug.",
-                                                           "Stocks fell sharply today."]))
+    sentences = ["A cat sat on the mat.", "A kitten rested on the rug.", "Stocks fell sharply today."]
+    sim = similarity_matrix(sentence_embeddings(analyze_many(embedded, sentences)))
     assert sim[0, 1] > sim[0, 2] and sim[0, 1] > sim[1, 2]
 
 
 def test_head_learns_sentiment_on_frozen_embeddings(embedded):
-    embeddings = sentence_embeddings(embedded, POSITIVE + NEGATIVE)
+    embeddings = sentence_embeddings(analyze_many(embedded, POSITIVE + NEGATIVE))
     labels = ["positive"] * 6 + ["negative"] * 6
     head = train_head(embeddings, labels)
     assert head.labels == ("positive", "negative") and head.pooling == "mean"
@@ -168,8 +169,8 @@ def test_head_learns_sentiment_on_frozen_embeddings(embedded):
     assert probs.shape == (12, 2) and probs.dtype == np.float32
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
     assert [head.labels[i] for i in probs.argmax(axis=1)] == labels
-    unseen = classify(head, sentence_embeddings(embedded, ["What a fantastic, heartwarming film.",
-                                                           "An awful, boring waste of time."]))
+    unseen = classify(head, sentence_embeddings(analyze_many(embedded, ["What a fantastic, heartwarming film.",
+                                                                        "An awful, boring waste of time."])))
     assert unseen[0, 0] > 0.5 > unseen[1, 0]
 
 
@@ -193,3 +194,64 @@ def test_head_needs_two_labels_and_two_examples():
         train_head(x[:1], ["a"])
     with pytest.raises(InputError):
         train_head(x, ["a", "b"])
+
+
+SENSES = [("river", "I sat on the bank of the river."), ("river", "The boat drifted towards the muddy bank."),
+          ("money", "I deposited money at the bank."), ("money", "The bank raised its interest rates.")]
+
+
+def test_sense_gap_is_the_mean_over_same_and_different_pairs(offline):
+    analyses = analyze_many(offline, [sentence for _, sentence in SENSES])
+    word = word_across_sentences(analyses, "bank", [sense for sense, _ in SENSES])
+    gap = word.sense_gap()
+    steps = np.concatenate([word.token_similarity[None], word.similarity])  # [L + 2, N, N]
+    assert steps.shape == (offline.num_layers + 2, 4, 4)
+    np.testing.assert_allclose(gap.same, (steps[:, 0, 1] + steps[:, 2, 3]) / 2, atol=1e-6)
+    np.testing.assert_allclose(gap.different, steps[:, [0, 0, 1, 1], [2, 3, 2, 3]].mean(axis=1), atol=1e-6)
+    np.testing.assert_allclose(gap.gap, gap.same - gap.different)
+    assert (gap.same_pairs, gap.different_pairs) == (2, 4)
+    assert gap.gap[0] == pytest.approx(0.0, abs=1e-6)  # the same token row for every "bank"
+    assert gap.same[-1] < gap.same[1]  # same-sense pairs drift apart too: falling alone proves nothing
+    assert gap.widest == int(np.argmax(gap.gap)) and gap.gap[gap.widest] > 0
+
+
+def test_sense_gap_needs_a_same_and_a_different_pair(offline):
+    analyses = analyze_many(offline, [sentence for _, sentence in SENSES[1:]])
+    assert word_across_sentences(analyses, "bank").sense_gap() is None  # unlabelled
+    assert word_across_sentences(analyses, "bank", ["a", "b", "c"]).sense_gap() is None  # no pair shares a sense
+    assert word_across_sentences(analyses, "bank", ["a", "a", None]).sense_gap() is None  # no different pair
+
+
+def test_same_input_pairs_are_exactly_one_at_the_input(embedded):
+    analyses = analyze_many(embedded, ["The bank is open.", "A river bank.", "The bank is closed."])
+    word = word_across_sentences(analyses, "bank")
+    assert word.same_input() == [(0, 2)]
+    assert word.similarity[0, 0, 2] == pytest.approx(1.0, abs=1e-6) and word.similarity[0, 0, 1] < 1.0
+
+
+def test_analyze_many_keeps_the_order_and_runs_through_the_runner_given(embedded):
+    seen = []
+    analyses = analyze_many(embedded, ["Cats sleep.", "Dogs bark."],
+                            run=lambda model, text: seen.append(text) or analyze(model, text))
+    assert seen == ["Cats sleep.", "Dogs bark."] and [a.text for a in analyses] == seen
+    with pytest.raises(InputError, match="Sentence 2 is empty"):
+        analyze_many(embedded, ["Cats sleep.", "  "])
+    with pytest.raises(InputError, match="at least one sentence"):
+        analyze_many(embedded, [])
+
+
+def test_readings_of_every_layer_equal_the_head_one_vector_at_a_time(offline):
+    word = word_across_sentences(analyze_many(offline, [s for _, s in SENSES[:2]]), "bank")
+    readings = occurrence_readings(offline, word, k=4)
+    assert len(readings) == 2 and all(len(per_layer) == offline.num_layers + 1 for per_layer in readings)
+    for occurrence in range(2):
+        for layer in (0, offline.num_layers):
+            expected = nearest_words(offline, word.vectors[occurrence, layer], k=4)
+            assert [t for t, _ in readings[occurrence][layer]] == [t for t, _ in expected]
+            np.testing.assert_allclose([p for _, p in readings[occurrence][layer]], [p for _, p in expected],
+                                       rtol=1e-5)
+
+
+def test_labelled_lines():
+    assert labelled_lines("river: I sat.\nNo label here\n\n  money :  A loan.  \n:bare") == (
+        ("river", "I sat."), (None, "No label here"), ("money", "A loan."), (None, "bare"))

@@ -165,19 +165,19 @@ def test_recipe_shares_match_the_recipe(tiny_models, family):
     tokenizer = tiny_models[family].tokenizer
     runs, p = 4000, 0.15
     shares = recipe_shares(tokenizer, RECIPE_TEXT, runs, seed=7, probability=p)
-    eligible_per_run = len(tokenizer(RECIPE_TEXT)["input_ids"]) - 2
-    assert shares.eligible == runs * eligible_per_run
+    selectable = len(tokenizer(RECIPE_TEXT)["input_ids"]) - 2
+    assert shares.selectable == selectable == recipe_run(tiny_models[family], RECIPE_TEXT, seed=7).selectable
     assert shares.selected == shares.masked + shares.random + shares.unchanged
     assert shares.expected == (p, 0.8, 0.1, 0.1)
 
     def within(count, n, q):
         return abs(count - n * q) <= 4 * math.sqrt(n * q * (1 - q))
 
-    assert within(shares.selected, shares.eligible, p)
+    assert within(shares.selected, shares.selectable * runs, p)
     assert within(shares.masked, shares.selected, 0.8)
     assert within(shares.random, shares.selected, 0.1)
     assert within(shares.unchanged, shares.selected, 0.1)
-    assert shares.shares[0] == shares.selected / shares.eligible
+    assert shares.shares[0] == shares.selected / (shares.selectable * runs)
     assert recipe_shares(tokenizer, RECIPE_TEXT, runs, seed=7, probability=p) == shares
 
 

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from bertviz_core import analyze
-from bertviz_core.positions import compare_orders, input_vectors, learned_positions, reorder_words, sinusoidal
+from bertviz_core import analyze, load_model
+from bertviz_core.positions import compare_orders, input_vectors, model_positions, reorder_words, sinusoidal
 from bertviz_core.vectors import cosine_similarity, pca
 
-from tiny_models import FAMILIES
+from tiny_models import FAMILIES, save_tiny_model
 
 
 def formula(pos: int, dim: int, width: int) -> float:
@@ -49,13 +49,21 @@ def test_cosine_similarity_and_pca():
 def test_learned_table_is_the_models_weights(tiny_models, family):
     model = tiny_models[family]
     result = analyze(model, "Cats sleep.")
-    learned = learned_positions(model, result)
+    learned = model_positions(model, result)
+    assert learned.kind == "learned" and learned.total_rows == model.config.max_position_embeddings
     weights = model.encoder.embeddings.position_embeddings.weight.numpy()
     np.testing.assert_array_equal(result.position_table, weights)
     np.testing.assert_array_equal(learned.table, weights[learned.first_row:learned.first_row + model.max_tokens])
     assert learned.first_row == (2 if family == "roberta" else 0)
     # Row 0 of the usable table is what the first token (position 0) receives.
     np.testing.assert_array_equal(result.position_embeddings[0], learned.table[0])
+
+
+def test_a_sinusoidal_distilbert_is_read_as_sinusoidal(tmp_path):
+    model = load_model(str(save_tiny_model("distilbert", tmp_path / "sinusoidal", sinusoidal_pos_embds=True)))
+    positions = model_positions(model, analyze(model, "Cats sleep."))
+    assert positions.kind == "sinusoidal"
+    np.testing.assert_allclose(positions.table, sinusoidal(*positions.table.shape), atol=1e-6)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

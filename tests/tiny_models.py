@@ -48,12 +48,15 @@ def _save_tokenizer(family: str, directory: Path) -> int:
     return len(tokenizer)
 
 
-def save_tiny_model(family: str, directory: Path, with_head: bool = True, seed: int = 0) -> Path:
+def save_tiny_model(family: str, directory: Path, with_head: bool = True, seed: int = 0, **settings) -> Path:
+    """A tiny random model saved like a checkpoint; ``settings`` change its config (``sinusoidal_pos_embds=True``)."""
     directory.mkdir(parents=True, exist_ok=True)
     vocab_size = _save_tokenizer(family, directory)
     torch.manual_seed(seed)
     model_class = AutoModelForMaskedLM if with_head else AutoModel
-    model = model_class.from_config(tiny_config(family, vocab_size))
+    config = tiny_config(family, vocab_size)
+    config.update(settings)
+    model = model_class.from_config(config)
     model.save_pretrained(directory)
     return directory
 

@@ -9,7 +9,13 @@ import plotly.graph_objects as go
 
 from ..analysis import Analysis
 from ..attention import MatrixView, TokenViews
+from .clicks import click_data
 from .labels import token_labels
+
+OPEN_HEAD = "open head"
+"""Click action of the model view's cells: values (layer, head), 1-based as the app shows them."""
+ISOLATE = "isolate"
+"""Click action of the head view's left-hand tokens: the value is the row of the view."""
 
 HEAD_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
                 "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd")
@@ -99,8 +105,8 @@ def model_view(view: MatrixView, cell: int = 96) -> go.Figure:
         go.Scatter(x=((heads + 0.5) * step_x).ravel(), y=((layers + 0.5) * step_y).ravel(), mode="markers",
                    marker=dict(size=max(8, min(60, 600 // max(H, L))), color="rgba(0,0,0,0)", symbol="square"),
                    # 1-based, as the app shows and the URL stores layers and heads.
-                   customdata=np.stack([layers.ravel() + 1, heads.ravel() + 1], axis=1),
-                   hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<extra>click to open</extra>",
+                   customdata=click_data(OPEN_HEAD, np.stack([layers.ravel() + 1, heads.ravel() + 1], axis=1)),
+                   hovertemplate="layer %{customdata[1]}, head %{customdata[2]}<extra>click to open</extra>",
                    showlegend=False),
     ])
     figure.update_layout(
@@ -113,11 +119,6 @@ def model_view(view: MatrixView, cell: int = 96) -> go.Figure:
         plot_bgcolor="white", dragmode=False,
     )
     return figure
-
-
-def model_view_cell(point_index: int, num_heads: int) -> tuple[int, int]:
-    """The 0-based (layer, head) of a clicked marker: markers run through the heads of layer 1, then layer 2, ..."""
-    return divmod(int(point_index), num_heads)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,7 +175,8 @@ def head_view(view: MatrixView, layer: int, heads: list[int], top_k: int = 5, th
     for x, side, labels in sides:
         figure.add_trace(go.Scatter(
             x=[x] * len(labels), y=-np.arange(len(labels)), mode="text", text=labels, showlegend=False,
-            textposition="middle left" if side == "left" else "middle right", customdata=np.arange(len(labels)),
+            textposition="middle left" if side == "left" else "middle right",
+            customdata=click_data(ISOLATE, np.arange(len(labels))) if side == "left" else None,
             hovertemplate="%{text}<extra>" + ("click to isolate" if side == "left" else "") + "</extra>",
         ))
     T = max(len(labels) for _, _, labels in sides)

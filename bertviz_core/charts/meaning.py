@@ -7,7 +7,7 @@ from itertools import combinations
 import numpy as np
 import plotly.graph_objects as go
 
-from ..meaning import TrainedHead, WordAcrossSentences
+from ..meaning import SenseGap, TrainedHead, WordAcrossSentences
 from .labels import safe_text
 
 _MARGIN = dict(l=20, r=20, t=50, b=20)
@@ -25,18 +25,40 @@ def similarity_by_layer(word: WordAcrossSentences, sentences: list[str]) -> go.F
     """Cosine similarity of every pair of occurrences, one line per pair: first the bare token-embedding rows (x = -1),
     then the input to layer 1 (x = 0) and every layer's output."""
     names = _names(word, sentences)
-    steps = list(range(-1, word.similarity.shape[0]))
+    steps = word.steps  # [L + 2, N, N]
     figure = go.Figure([
-        go.Scatter(x=steps, y=[word.token_similarity[i, j], *word.similarity[:, i, j]], mode="lines+markers",
-                   name=f"{names[i]} ↔ {names[j]}", hovertemplate="%{x}: %{y:.3f}<extra></extra>")
+        go.Scatter(x=_step_numbers(len(steps)), y=steps[:, i, j], mode="lines+markers", name=f"{names[i]} ↔ {names[j]}",
+                   hovertemplate="%{x}: %{y:.3f}<extra></extra>")
         for i, j in combinations(range(len(names)), 2)
     ])
-    ticks = ["token row", "input", *map(str, steps[2:])]
     figure.update_layout(title=f"How alike the occurrences of “{safe_text(word.word)}” are, layer by layer",
-                         xaxis=dict(title="token-embedding row, input to layer 1 (token + position + segment), "
-                                          "then each layer", tickvals=steps, ticktext=ticks),
-                         yaxis_title="cosine similarity", height=380, margin=_MARGIN,
+                         xaxis=_step_axis(len(steps)), yaxis_title="cosine similarity", height=380, margin=_MARGIN,
                          legend=dict(orientation="h", y=-0.3))
+    return figure
+
+
+def _step_numbers(count: int) -> list[int]:
+    """x of each step from -1: the token-embedding row, the input to layer 1 (0), then each layer's output."""
+    return list(range(-1, count - 1))
+
+
+def _step_axis(count: int) -> dict:
+    return dict(title="token-embedding row, input to layer 1 (token + position + segment), then each layer",
+                tickvals=_step_numbers(count), ticktext=["token row", "input", *map(str, range(1, count - 1))])
+
+
+def sense_gap_figure(gap: SenseGap, word: str) -> go.Figure:
+    """Mean similarity within a sense and across senses, and the gap between them, at every step."""
+    x = _step_numbers(len(gap.same))
+    series = ((f"same sense ({gap.same_pairs} pairs)", gap.same, "#2ca02c", None),
+              (f"different senses ({gap.different_pairs} pairs)", gap.different, "#d62728", None),
+              ("gap: same − different", gap.gap, "#1f77b4", "dash"))
+    figure = go.Figure([go.Scatter(x=x, y=values, mode="lines+markers", name=name, line=dict(color=colour, dash=dash),
+                                   hovertemplate="%{x}: %{y:.3f}<extra>" + name + "</extra>")
+                        for name, values, colour, dash in series])
+    figure.update_layout(title=f"What separates the senses of “{safe_text(word)}”: the gap, not the fall",
+                         xaxis=_step_axis(len(x)), yaxis_title="mean cosine similarity", height=380,
+                         margin=_MARGIN, legend=dict(orientation="h", y=-0.3))
     return figure
 
 

@@ -80,19 +80,21 @@ def recipe_chips(run: RecipeRun) -> go.Figure:
                   hover=f"{original}: {fate}" + (f" → {shown}" if shown != original else ""))
              for index, (original, shown, fate) in enumerate(zip(run.tokens, run.corrupted_tokens, run.fate))]
     selected = sum(fate != "not selected" for fate in run.fate)
-    return chips_figure(chips, f"Seed {run.seed}: {selected} of {len(run.tokens)} tokens selected")
+    return chips_figure(chips, f"Seed {run.seed}: {selected} of the {run.selectable} selectable tokens selected "
+                               f"(special tokens never are)")
 
 
 def recipe_shares_chart(shares: RecipeShares) -> go.Figure:
     """Observed shares over many runs, with the recipe's expected values marked."""
-    names = ["selected (of all tokens)", "[MASK] (of selected)", "random (of selected)", "unchanged (of selected)"]
+    names = ["selected (of selectable)", "[MASK] (of selected)", "random (of selected)", "unchanged (of selected)"]
     figure = go.Figure([
         go.Bar(x=names, y=shares.shares, name="observed", marker_color="#1f77b4",
                hovertemplate="%{x}: %{y:.2%}<extra></extra>"),
         go.Scatter(x=names, y=shares.expected, mode="markers", name="expected", marker=dict(symbol="line-ew-open",
                    size=40, line=dict(width=3, color="#d62728")), hovertemplate="expected %{y:.0%}<extra></extra>"),
     ])
-    figure.update_layout(title=f"Over {shares.runs:,} runs ({shares.selected:,} tokens selected)",
+    figure.update_layout(title=f"Over {shares.runs:,} runs of the {shares.selectable} selectable tokens "
+                               f"({shares.selected:,} selected in all)",
                          yaxis=dict(tickformat=".0%", range=[0, 1]), height=340, margin=_MARGIN,
                          legend=dict(orientation="h"))
     return figure

@@ -1,11 +1,27 @@
 """What the browser tests share besides fixtures."""
 
+from transformers import AutoConfig
+
+from bertviz_core.loading import OFFLINE_MLM_DIR
+
+SERVED = AutoConfig.from_pretrained(OFFLINE_MLM_DIR)
+"""The configuration of the model the test server loads by default (no hub in tests: the offline model)."""
+MODEL_VIEW_TITLE = f"All {SERVED.num_hidden_layers} layers x {SERVED.num_attention_heads} heads"
+
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
 def wait_idle(page, timeout: float = 120_000) -> None:
     """Streamlit's own e2e tests wait for this: the script has finished its run."""
     page.wait_for_selector(IDLE, timeout=timeout)
+
+
+def wait_for_first_run(page, timeout: float = 120_000) -> None:
+    """The run that draws the page has finished: the sidebar (drawn by every run that renders) is there and the
+    script is idle, checked together. A deep link may first make a short run that draws nothing while navigation
+    picks the page, and its idle state alone would satisfy ``wait_idle``."""
+    page.wait_for_function("() => document.querySelector(\"[data-testid='stSidebar'] textarea\") !== null"
+                           " && document.querySelector(\"" + IDLE + "\") !== null", timeout=timeout)
 
 
 def wait_for_chart_title(page, text: str, timeout: float = 120_000) -> None:

@@ -2,7 +2,7 @@
 
 from urllib.parse import quote
 
-from browser_helpers import wait_for_chart_title, wait_idle
+from browser_helpers import MODEL_VIEW_TITLE, SERVED, wait_for_chart_title, wait_idle
 
 TEXT = quote("The unaffable clerk left the bank.")
 
@@ -17,14 +17,14 @@ def test_switch_views_and_open_a_head_from_the_model_view(app_url, page):
     page.wait_for_selector("[data-testid='stPlotlyChart'] .heatmaplayer", timeout=120_000)
     wait_idle(page)
     for view, title in [("Head view", "Layer 1: lines from each token"), ("Head roles", "entropy (nats)"),
-                        ("Rollout and norms", "Rollout through layer 1"), ("Model view", "All 6 layers x 12 heads")]:
+                        ("Rollout and norms", "Rollout through layer 1"), ("Model view", MODEL_VIEW_TITLE)]:
         choose_view(page, view)
         wait_for_chart_title(page, title)
         assert page.locator("[data-testid='stException']").count() == 0
     # The cell of layer 3, head 5: the markers sit at the centre of each cell of the mosaic.
     plot = page.locator("[data-testid='stPlotlyChart'] .nsewdrag").first.bounding_box()
-    x = plot["x"] + plot["width"] * (4 + 0.5) / 12
-    y = plot["y"] + plot["height"] * (2 + 0.5) / 6
+    x = plot["x"] + plot["width"] * (4 + 0.5) / SERVED.num_attention_heads
+    y = plot["y"] + plot["height"] * (2 + 0.5) / SERVED.num_hidden_layers
     page.mouse.move(x, y)
     page.mouse.click(x, y)
     wait_for_chart_title(page, "Layer 3, head 5", timeout=60_000)
@@ -55,6 +55,6 @@ def test_options_reach_the_head_view_and_the_model_view(app_url, page):
     assert "2 unaffable" in labels and not any("[CLS]" in label or "##" in label for label in labels)
     page.get_by_text("special tokens hidden, word pieces merged into words").wait_for(timeout=60_000)
     page.get_by_test_id("stRadio").filter(has_text="Heatmap").get_by_text("Model view", exact=True).click()
-    wait_for_chart_title(page, "All 6 layers x 12 heads")
+    wait_for_chart_title(page, MODEL_VIEW_TITLE)
     wait_idle(page)
     assert page.locator("[data-testid='stException']").count() == 0

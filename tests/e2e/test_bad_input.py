@@ -7,7 +7,7 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from bad_inputs import BAD_INPUTS
-from browser_helpers import wait_idle
+from browser_helpers import wait_for_first_run, wait_idle
 from test_pages import PAGES
 from tiny_models import save_tiny_model
 
@@ -16,10 +16,7 @@ from tiny_models import save_tiny_model
 def test_every_page_takes_bad_input(app_url, page, path, name):
     params, message = BAD_INPUTS[name]
     page.goto(f"{app_url}/{path}?{urlencode(params)}")
-    page.wait_for_selector("[data-testid='stSidebar'] textarea", timeout=120_000)
-    wait_idle(page, timeout=240_000)
-    page.wait_for_timeout(500)  # a page may rerun once after its first run writes the URL
-    wait_idle(page, timeout=240_000)
+    wait_for_first_run(page, timeout=240_000)
     assert page.locator("[data-testid='stException']").count() == 0
     assert page.locator("[data-testid='stMain'] [data-testid='stAlertContentError']").count() == 0
     if message:

@@ -5,7 +5,7 @@ from urllib.parse import quote
 import pytest
 
 from browser_helpers import wait_idle
-from test_pages import PAGES
+from test_pages import CHARTS, PAGES
 
 HOSTILE = "<script>alert(1)</script> <img src=x onerror=alert(2)> **bold** $x^2$ [MASK]"
 INJECTED = ("() => document.querySelectorAll('img[src=\"x\"]').length"
@@ -16,8 +16,8 @@ INJECTED = ("() => document.querySelectorAll('img[src=\"x\"]').length"
 def test_markup_is_shown_as_text(app_url, page, path):
     page.goto(f"{app_url}/{path}?text={quote(HOSTILE)}")
     page.wait_for_selector("[data-testid='stSidebar'] textarea", timeout=120_000)
-    if PAGES[path]:
-        page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length >= {PAGES[path]}",
+    if CHARTS[path]:
+        page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length >= {CHARTS[path]}",
                                timeout=120_000)
     wait_idle(page)
     assert page.dialogs == []

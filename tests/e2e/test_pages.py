@@ -4,9 +4,11 @@ from urllib.parse import quote
 
 import pytest
 
+from app_pages.catalog import HOME, PAGES as CATALOGUE
 from browser_helpers import wait_idle
 
-PAGES = {  # path -> charts the page draws for a one-sentence input
+PAGES = [page.url_path for page in (HOME, *CATALOGUE)]
+CHARTS = {  # path -> charts the page draws for a one-sentence input
     "home": 0,
     "tokenization": 1,
     "positions": 8,
@@ -15,13 +17,18 @@ PAGES = {  # path -> charts the page draws for a one-sentence input
     "attention": 1,
     "masked-lm": 0,  # no mask in the sentence yet: the page offers tokens to mask (tests/e2e/test_masked_lm.py)
     "qkv": 8,
-    "context": 2,
+    "context": 3,
     "applications": 1,
 }
 
 
-@pytest.mark.parametrize("path, charts", PAGES.items())
-def test_page_opens_and_draws_its_charts(app_url, page, path, charts):
+def test_every_page_of_the_catalogue_has_its_chart_count():
+    assert sorted(CHARTS) == sorted(PAGES)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_opens_and_draws_its_charts(app_url, page, path):
+    charts = CHARTS[path]
     page.goto(f"{app_url}/{path}?text={quote('She loves unaffable cats.')}")
     page.wait_for_selector("[data-testid='stSidebar'] textarea", timeout=120_000)
     if charts:

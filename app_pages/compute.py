@@ -1,0 +1,143 @@
+"""The one path to every computation the app makes: models, analyses and the results derived from them, each found
+again instead of run again and shared by every session; and the memory each computation frees, handed back.
+
+No page calls ``analyze()`` or loads a model itself: an analysis is keyed by ``analysis_key`` (model, normalised
+text, pair), a derived result by a name and the key of the analysis it comes from, so re-reading a layer, a head or
+a view never runs the model again.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import os
+from contextlib import nullcontext
+from dataclasses import replace
+from typing import Callable, TypeVar
+
+import streamlit as st
+
+from bertviz_core import Analysis, LoadedModel, ModelLoadError, analysis_key, analyze, analyze_many, load_model
+from bertviz_core.attention import NormMaps, norm_maps
+from bertviz_core.cache import BoundedCache
+from bertviz_core.loading import default_choice
+
+ANALYSIS_CACHE_MB = int(os.environ.get("BERT_LENS_CACHE_MB", "400"))
+RESULTS_CACHE_MB = 100
+
+Result = TypeVar("Result")
+
+
+@st.cache_resource(max_entries=3, show_spinner="Loading the model (first time only)…")
+def cached_model(spec: str) -> LoadedModel:
+    """One model object per spec for the whole server process, shared by every session."""
+    model = load_model(spec, max_bytes=max_model_bytes())
+    settle_long_lived_objects()
+    return model
+
+
+@st.cache_resource(ttl=600, show_spinner="Looking for bert-base-uncased…")
+def automatic_choice() -> tuple[str, str]:
+    """What "Automatic" means on this server, re-checked every ten minutes (a probe may wait seconds for the hub)."""
+    return default_choice()
+
+
+def model_for(spec: str) -> LoadedModel:
+    """The model a picker spec names. "Automatic" is resolved first, so it shares the copy loaded by name rather
+    than holding a second one (440 MB for BERT-base)."""
+    if spec:
+        return cached_model(spec)
+    choice, reason = automatic_choice()
+    try:
+        return replace(cached_model(choice), reason=reason)
+    except ModelLoadError:
+        return cached_model("")  # the engine's own fallbacks
+
+
+def max_model_bytes() -> int:
+    """Bigger models are refused before loading. The default, 1,500 MB, admits BERT-large (1.3 GB of weights);
+    the operator sets another with BERT_LENS_MAX_MODEL_MB."""
+    return int(os.environ.get("BERT_LENS_MAX_MODEL_MB", "1500")) * 1_000_000
+
+
+@st.cache_resource
+def analysis_cache() -> BoundedCache:
+    """One cache for all sessions, bounded by bytes only: analyses are frozen, so sessions share them without
+    copying, and a page that needs many short ones (Applications reads fourteen) gets them all."""
+    return BoundedCache(max_bytes=ANALYSIS_CACHE_MB * 1_000_000)
+
+
+@st.cache_resource
+def results_cache() -> BoundedCache:
+    """Results derived from analyses (masked runs, recipe draws, norm maps, readings), shared by all sessions; kept
+    apart so that many of them never push the analyses themselves out."""
+    return BoundedCache(max_bytes=RESULTS_CACHE_MB * 1_000_000)
+
+
+def analysis(model: LoadedModel, text: str, pair: str | None = None) -> Analysis:
+    """The analysis of ``text`` (and ``pair``): found, or run once for everyone under a spinner."""
+    return _cached(analysis_cache(), analysis_key(model, text, pair), "Running the model…",
+                   lambda: analyze(model, text, pair))
+
+
+def analyses(model: LoadedModel, texts: list[str]) -> list[Analysis]:
+    """One analysis per text, in order, through the same cache; a single spinner names how many must run."""
+    missing = sum(analysis_cache().get(analysis_key(model, text)) is None for text in texts)
+    waiting = st.spinner(f"Running the model on {missing} sentence{'s' * (missing != 1)}…") if missing else nullcontext()
+    with waiting:
+        found = analyze_many(model, texts, run=_found_or_run)
+    if missing:
+        return_freed_memory()
+    return found
+
+
+def _found_or_run(model: LoadedModel, text: str) -> Analysis:
+    return analysis_cache().get_or_compute(analysis_key(model, text), lambda: analyze(model, text))
+
+
+def derived(key: tuple, message: str, compute: Callable[[], Result]) -> Result:
+    """A result computed from analyses or the model, once for everyone. ``key`` starts with the result's name and
+    holds the ``Analysis.key`` of what it was computed from, then its own settings."""
+    return _cached(results_cache(), key, message, compute)
+
+
+def norms(model: LoadedModel, of: Analysis) -> NormMaps:
+    """Value-norm maps cost a few seconds at 512 tokens: computed once per analysis."""
+    return _cached(analysis_cache(), ("norms", *of.key), "Weighting attention by value norms…",
+                   lambda: norm_maps(model, of))
+
+
+def _cached(cache: BoundedCache, key: tuple, message: str, compute: Callable[[], Result]) -> Result:
+    """From ``cache``, or computed under a spinner (only a miss shows one)."""
+    found = cache.get(key)
+    if found is not None:
+        return found
+    with st.spinner(message):
+        result = cache.get_or_compute(key, compute)
+    return_freed_memory()
+    return result
+
+
+# glibc's malloc_trim, found among the symbols the process already has; absent on macOS, and Windows has no such
+# handle at all, so there the allocator is left alone.
+_MALLOC_TRIM = getattr(ctypes.CDLL(None), "malloc_trim", None) if os.name == "posix" else None
+
+
+def return_freed_memory() -> None:
+    """Hand the memory a computation freed back to the system. glibc keeps it for reuse, spread over one arena per
+    thread, so without this the server's resident size only ratchets up from one computation to the next (by
+    hundreds of MB at 512 tokens), and a small hosted machine runs out."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
+def settle_long_lived_objects() -> None:
+    """Move every object alive now (the imported libraries, the loaded model) out of the garbage collector's sight.
+
+    Streamlit runs a full collection after every script run, and with torch, transformers and plotly loaded that
+    walks some 460,000 objects: 0.2 s of CPU per page, over half of what a page load costs the server. None of
+    these objects will ever be cyclic garbage (a model dropped from the cache is freed by reference counting
+    alone), so the collection after each page is left with what the page itself made.
+    """
+    gc.collect()
+    gc.freeze()
