@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app_pages.catalog import HOME, PAGES
-from app_pages.compute import return_freed_memory
+from app_pages.compute import return_freed_memory, settled_after_first_run
 from app_pages.sidebar import LENS, sidebar
 from app_pages.state import PAGE
 
@@ -16,4 +16,5 @@ page = st.navigation(pages)
 st.session_state[PAGE] = page.url_path  # the URL names this page may use (state.py) follow from it
 st.session_state[LENS] = sidebar()
 page.run()
+settled_after_first_run(page.url_path)
 return_freed_memory()  # what drawing the page needed (figures, tables) is freed now; hand it back

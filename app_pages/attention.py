@@ -48,16 +48,21 @@ def isolate_clicked_token() -> None:
         st.session_state["focus"] = row[0] + 1  # the picker's 0 means "every token"
 
 
-def shown(matrix: np.ndarray, title: str) -> None:
-    """Draw a [T, T] matrix with the options applied."""
-    matrix_view = view_matrix(analysis, matrix, options)
-    rows = token_labels(matrix_view.row_names, matrix_view.row_positions)
-    columns = token_labels(matrix_view.column_names, matrix_view.column_positions)
-    st.plotly_chart(attention_heatmap(matrix_view.matrix, rows, columns, title), config=config, width="content")
+def shown(key: tuple, matrix: np.ndarray, title: str) -> None:
+    """Draw a [T, T] matrix with the options applied; ``key`` names the matrix, so sessions looking at the same one
+    share its figure."""
+    def build():
+        matrix_view = view_matrix(analysis, matrix, options)
+        rows = token_labels(matrix_view.row_names, matrix_view.row_positions)
+        columns = token_labels(matrix_view.column_names, matrix_view.column_positions)
+        return attention_heatmap(matrix_view.matrix, rows, columns, title)
+
+    st.plotly_chart(compute.figure((*key, *analysis.key, options), build), config=config, width="content")
 
 
 def heatmap(layer: int, head: int) -> None:
-    shown(analysis.attentions[layer, head], f"Layer {layer + 1}, head {head + 1}: each row is where one token looks")
+    shown(("heatmap", layer, head), analysis.attentions[layer, head],
+          f"Layer {layer + 1}, head {head + 1}: each row is where one token looks")
 
 
 def lines(layer: int, head: int) -> None:
@@ -76,8 +81,9 @@ def lines(layer: int, head: int) -> None:
 
 
 def every_head(layer: int, head: int) -> None:
-    st.plotly_chart(model_view(view_matrix(analysis, analysis.attentions, options)), key="model_view",
-                    on_select=open_clicked_head, selection_mode="points", config=config)
+    figure = compute.figure(("model view", *analysis.key, options),
+                            lambda: model_view(view_matrix(analysis, analysis.attentions, options)))
+    st.plotly_chart(figure, key="model_view", on_select=open_clicked_head, selection_mode="points", config=config)
 
 
 def rollout_and_norms(layer: int, head: int) -> None:
@@ -86,12 +92,13 @@ def rollout_and_norms(layer: int, head: int) -> None:
                                lambda: rollout(analysis.attentions))
     left, right = st.columns(2)
     with left:
-        shown(rollouts[layer], f"Rollout through layer {layer + 1}")
+        shown(("rollout", layer), rollouts[layer], f"Rollout through layer {layer + 1}")
     with right:
         per_head = url_flag("norm_per_head", "Norms of the chosen head only")
         matrix = norms.per_head[layer, head] if per_head else norms.summed[layer]
         title = f"‖α f(x)‖, layer {layer + 1}" + (f", head {head + 1}" if per_head else ", all heads")
-        shown(matrix / max(float(matrix.max()), 1e-12), title + " (scaled to its maximum)")
+        shown(("norms", layer, head if per_head else None), matrix / max(float(matrix.max()), 1e-12),
+              title + " (scaled to its maximum)")
     rows = view_matrix(analysis, analysis.attentions[layer, head], options).row_names
     token = url_token("token", "Compare the three views for one token", rows, min(1, len(rows) - 1))
     views = token_views(analysis, rollouts, norms, layer, token, options)

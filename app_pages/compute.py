@@ -15,15 +15,18 @@ from contextlib import nullcontext
 from dataclasses import replace
 from typing import Callable, TypeVar
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from bertviz_core import Analysis, LoadedModel, ModelLoadError, analysis_key, analyze, analyze_many, load_model
 from bertviz_core.attention import NormMaps, norm_maps
 from bertviz_core.cache import BoundedCache
+from bertviz_core.charts import figure_bytes
 from bertviz_core.loading import default_choice
 
 ANALYSIS_CACHE_MB = int(os.environ.get("BERT_LENS_CACHE_MB", "400"))
 RESULTS_CACHE_MB = 100
+FIGURES_CACHE_MB = 100
 
 Result = TypeVar("Result")
 
@@ -101,6 +104,18 @@ def derived(key: tuple, message: str, compute: Callable[[], Result]) -> Result:
     return _cached(results_cache(), key, message, compute)
 
 
+@st.cache_resource
+def figures_cache() -> BoundedCache:
+    """Figures shared by every session that shows the same thing, each counted by the arrays it holds."""
+    return BoundedCache(max_bytes=FIGURES_CACHE_MB * 1_000_000, size=figure_bytes)
+
+
+def figure(key: tuple, build: Callable[[], go.Figure]) -> go.Figure:
+    """A figure built once for everyone who asks with the same ``key`` (a name, what it was drawn from, and its
+    settings): building a Plotly figure costs more server time than sending it. Never changed once built."""
+    return figures_cache().get_or_compute(key, build)
+
+
 def norms(model: LoadedModel, of: Analysis) -> NormMaps:
     """Value-norm maps cost a few seconds at 512 tokens: computed once per analysis."""
     return _cached(analysis_cache(), ("norms", *of.key), "Weighting attention by value norms…",
@@ -137,7 +152,16 @@ def settle_long_lived_objects() -> None:
     Streamlit runs a full collection after every script run, and with torch, transformers and plotly loaded that
     walks some 460,000 objects: 0.2 s of CPU per page, over half of what a page load costs the server. None of
     these objects will ever be cyclic garbage (a model dropped from the cache is freed by reference counting
-    alone), so the collection after each page is left with what the page itself made.
+    alone), so the collection after each page is left with what the page itself made. What other sessions hold
+    at that moment is frozen too and, should it become cyclic garbage, never collected: a few MB at most, once.
     """
     gc.collect()
     gc.freeze()
+
+
+@st.cache_resource(show_spinner=False)
+def settled_after_first_run(url_path: str) -> bool:
+    """Once per page and process, after its first run: what the page imported on first use (Plotly's validators,
+    scikit-learn) joins the long-lived objects."""
+    settle_long_lived_objects()
+    return True

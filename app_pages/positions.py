@@ -6,6 +6,7 @@ from bertviz_core import model_summary
 from bertviz_core.charts.positions import dimension_curves, pca_path, similarity_heatmap, table_heatmap
 from bertviz_core.positions import model_positions, sinusoidal
 from bertviz_core.vectors import cosine_similarity, pca
+from app_pages import compute
 from app_pages.sidebar import current_analysis, current_lens
 from app_pages.state import url_slider
 
@@ -57,12 +58,20 @@ shared_dimensions = min(width, model_table.shape[1])
 dimensions = st.multiselect("Dimensions to plot as curves", list(range(shared_dimensions)),
                             default=[d for d in (0, 1, 6, 7) if d < shared_dimensions], max_selections=8)
 
+formula_key, model_key = ("sinusoid", length, width), ("positions", model.location, length)  # what each side shows
 for title, (sin_figure, model_figure) in {
-    "Positions x dimensions": (table_heatmap(formula_table, "Sinusoidal"), table_heatmap(model_table, own)),
-    "Chosen dimensions across positions": (dimension_curves(formula_table, dimensions, "Sinusoidal"),
-                                           dimension_curves(model_table, dimensions, own)),
-    "Similarity between positions (cosine)": (similarity_heatmap(cosine_similarity(formula_table), "Sinusoidal"),
-                                              similarity_heatmap(cosine_similarity(model_table), own)),
+    "Positions x dimensions": (
+        compute.figure((*formula_key, "table"), lambda: table_heatmap(formula_table, "Sinusoidal")),
+        compute.figure((*model_key, "table"), lambda: table_heatmap(model_table, own))),
+    "Chosen dimensions across positions": (
+        compute.figure((*formula_key, "curves", *dimensions),
+                       lambda: dimension_curves(formula_table, dimensions, "Sinusoidal")),
+        compute.figure((*model_key, "curves", *dimensions), lambda: dimension_curves(model_table, dimensions, own))),
+    "Similarity between positions (cosine)": (
+        compute.figure((*formula_key, "similarity"),
+                       lambda: similarity_heatmap(cosine_similarity(formula_table), "Sinusoidal")),
+        compute.figure((*model_key, "similarity"),
+                       lambda: similarity_heatmap(cosine_similarity(model_table), own))),
 }.items():
     st.subheader(title)
     left, right = st.columns(2)
@@ -76,7 +85,9 @@ st.caption("In the sinusoidal similarity matrix, similarity depends only on the 
 st.subheader("The path the positions trace")
 dims = 3 if st.toggle("3D", value=False) else 2
 left, right = st.columns(2)
-left.plotly_chart(pca_path(pca(formula_table, dims), "Sinusoidal, principal components"))
-right.plotly_chart(pca_path(pca(model_table, dims), f"{own}, principal components"))
+left.plotly_chart(compute.figure((*formula_key, "path", dims),
+                                 lambda: pca_path(pca(formula_table, dims), "Sinusoidal, principal components")))
+right.plotly_chart(compute.figure((*model_key, "path", dims),
+                                  lambda: pca_path(pca(model_table, dims), f"{own}, principal components")))
 st.caption("Each point is one position's vector, projected on the directions of greatest variance; the line joins "
            "positions in order and the colour gives the position.")

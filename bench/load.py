@@ -3,7 +3,7 @@ sentence and switching pages; report errors, p50 / p95 response time and the ser
 every session saw the results for its own sentence.
 
     .venv/bin/python bench/load.py [--sessions 20] [--model offline] [--pages attention tokenization qkv positions]
-        [--client browser | websocket]
+        [--client browser | websocket] [--warm] [--one-link]
 
 Needs Debian's chromium (/usr/bin/chromium). Sends traffic to 127.0.0.1 only.
 """
@@ -49,9 +49,9 @@ def problems(number: int, name: str, noun: str, error_box: bool, sidebar_text_ok
     return found
 
 
-async def browser_session(browser, url: str, number: int, pages: list[str], model: str):
-    """One user in Chromium: their own sentence, every page in turn; returns response times and errors."""
-    text, noun = sentence_of(number)
+async def browser_session(browser, url: str, number: int, pages: list[str], model: str, sentence: int):
+    """One user in Chromium: sentence number ``sentence``, every page in turn; returns response times and errors."""
+    text, noun = sentence_of(sentence)
     context = await browser.new_context(viewport={"width": 1200, "height": 900})
     page = await context.new_page()
     times, errors = [], []
@@ -71,10 +71,10 @@ async def browser_session(browser, url: str, number: int, pages: list[str], mode
     return times, errors
 
 
-async def websocket_session(url: str, number: int, pages: list[str], model: str):
+async def websocket_session(url: str, number: int, pages: list[str], model: str, sentence: int):
     """One user speaking Streamlit's own protocol, as the browser does, without drawing anything: the server's
     share of the response time, free of 20 Chromium renderers competing for the same cores."""
-    text, noun = sentence_of(number)
+    text, noun = sentence_of(sentence)
     query = urlencode({"text": text, "model": model})
     times, errors = [], []
     async with websockets.connect(url.replace("http", "ws", 1) + "/_stcore/stream", subprotocols=["streamlit"],
@@ -115,13 +115,15 @@ async def run_page(socket, name: str, query: str) -> list:
             elements.append(message.delta.new_element)
 
 
-async def run(url: str, sessions: int, pages: list[str], model: str, client: str):
+async def run(url: str, sessions: int, pages: list[str], model: str, client: str, one_link: bool):
+    sentence = (lambda n: 0) if one_link else (lambda n: n)
     if client == "websocket":
-        results = await asyncio.gather(*(websocket_session(url, n, pages, model) for n in range(sessions)))
+        results = await asyncio.gather(*(websocket_session(url, n, pages, model, sentence(n)) for n in range(sessions)))
     else:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            results = await asyncio.gather(*(browser_session(browser, url, n, pages, model) for n in range(sessions)))
+            results = await asyncio.gather(*(browser_session(browser, url, n, pages, model, sentence(n))
+                                             for n in range(sessions)))
             await browser.close()
     return [t for times, _ in results for t in times], [e for _, errors in results for e in errors]
 
@@ -136,20 +138,21 @@ def main() -> None:
     parser.add_argument("--warm", action="store_true",
                         help="load the model and run every page once before the sessions start, so the figures "
                              "are those of a server already serving")
+    parser.add_argument("--one-link", action="store_true",
+                        help="every session opens the same sentence, as a class following the teacher's link")
     args = parser.parse_args()
     with running_app() as (url, memory):
         if args.warm:  # one session of its own first: the model is loaded and every page has run once
-            asyncio.run(websocket_session(url, args.sessions, args.pages, args.model))
+            asyncio.run(websocket_session(url, -1, args.pages, args.model, sentence=-1))  # a sentence no one opens
         cpu_before, started = cpu_seconds(memory.pid), time.perf_counter()
-        times, errors = asyncio.run(run(url, args.sessions, args.pages, args.model, args.client))
+        times, errors = asyncio.run(run(url, args.sessions, args.pages, args.model, args.client, args.one_link))
         elapsed, cpu = time.perf_counter() - started, cpu_seconds(memory.pid) - cpu_before
     times.sort()
     p95 = times[min(len(times) - 1, int(0.95 * len(times)))] if times else float("nan")
-    print(f"{args.sessions} {args.client} sessions x {len(args.pages)} pages on {args.model}: {len(times)} page loads in "
-          f"{elapsed:.1f} s, {len(errors)} errors")
+    print(f"{args.sessions} {args.client} sessions x {len(args.pages)} pages on {args.model}"
+          f"{', one link' if args.one_link else ''}: {len(times)} page loads in {elapsed:.1f} s, {len(errors)} errors")
     if times:
         print(f"response time: p50 {statistics.median(times):.2f} s, p95 {p95:.2f} s, max {times[-1]:.2f} s")
-    if times:
         print(f"server CPU: {cpu:.1f} s, {cpu / len(times):.3f} s per page load")
     print(f"server peak resident memory: {memory.peak:.0f} MB")
     for error in errors:

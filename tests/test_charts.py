@@ -152,3 +152,14 @@ def test_mlm_figures(tiny_models):
     shares = recipe_shares(model.tokenizer, result.text, 200, seed=1)
     chart = recipe_shares_chart(shares)
     assert list(chart.data[0].y) == list(shares.shares) and list(chart.data[1].y) == list(shares.expected)
+
+
+def test_figure_bytes_counts_the_data_arrays(embedded):
+    import plotly.io
+
+    from bertviz_core.charts import figure_bytes
+
+    small, large = (head_heatmap(analyze(embedded, "word " * n, max_length=n), 0, 0) for n in (16, 256))
+    assert figure_bytes(large) >= large.data[0].z.nbytes > figure_bytes(small)
+    sent = len(plotly.io.to_json(large, validate=False))  # base64 JSON of the same arrays
+    assert sent / 2 < figure_bytes(large) < sent * 2
