@@ -3,6 +3,8 @@
 import contextlib
 import dataclasses
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,9 +13,10 @@ from scipy.stats import spearmanr
 
 from bertviz_core import analyze
 from bertviz_core.analysis import frozen_array
-from bertviz_core.attention import (PAIR_BLOCKS, ROLES, HeadStatistics, ViewOptions, compare, content_heads, filtered,
-                                    head_roles, head_statistics, is_content, is_punctuation, keep_mask, merge_words,
-                                    norm_maps, pair_block, rollout, spearman, token_views, view_matrix, word_units)
+from bertviz_core.attention import (PAIR_BLOCKS, ROLES, HeadStatistics, ViewOptions, _stop_words, compare,
+                                    content_heads, filtered, head_roles, head_statistics, is_content, is_punctuation,
+                                    keep_mask, merge_words, norm_maps, pair_block, rollout, spearman, token_views,
+                                    view_matrix, word_units)
 from bertviz_core.qkv import value_norms
 
 from tiny_models import FAMILIES, value_and_output_weights
@@ -475,3 +478,12 @@ def test_content_heads_are_the_heaviest_word_keys_found_by_brute_force(offline):
     assert [(h.weight, h.layer, h.head) for h in found] == pytest.approx(expected)
     assert result.tokens[found[0].key] == "river"  # the classic example: "bank" reads "river"
     assert all(is_content(result, h.key) for h in found) and not is_content(result, result.tokens.index("of"))
+
+
+def test_stop_words_are_scikit_learns_read_without_importing_it():
+    script = ("import sys; from bertviz_core.attention import _stop_words; words = _stop_words(); "
+              "print(len(words), 'sklearn' in sys.modules, 'scipy' in sys.modules)")
+    shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+    assert shown == [str(len(ENGLISH_STOP_WORDS)), "False", "False"]
+    assert _stop_words() == ENGLISH_STOP_WORDS
