@@ -17,7 +17,8 @@ class PageInfo:
     """The page's own URL names: no other page reads them (shared names are in ``SHARED_PARAMS``)."""
 
 
-HOME = PageInfo("app_pages/home.py", "Home", ":material/home:", "home", "what BERT is, and the loaded model")
+HOME = PageInfo("app_pages/home.py", "Home", ":material/home:", "", "what BERT is, and the loaded model")
+"""The default page: Streamlit serves it at the root URL, and no other (``/home`` would be "Page not found")."""
 
 PAGES = (
     PageInfo("app_pages/tokenization.py", "Tokenization", ":material/text_fields:", "tokenization",

@@ -23,7 +23,8 @@ from bench.common import bert_base_sized, text_of  # noqa: E402
 from bench.server import CHROMIUM_ARGS, running_app  # noqa: E402
 
 PAGES = {  # row label -> (path, extra query parameters): each page as a link opens it, plus the heavier views
-    **{path: (path, {}) for path in ("home", "tokenization", "positions", "input", "architecture", "attention")},
+    "home": ("", {}),
+    **{path: (path, {}) for path in ("tokenization", "positions", "input", "architecture", "attention")},
     "attention, model view": ("attention", {"view": "Model view"}),
     "attention, rollout and norms": ("attention", {"view": "Rollout and norms"}),
     "masked-lm, token 1 clicked": ("masked-lm", {"masked": "1"}),
@@ -79,7 +80,7 @@ def measure(model: str, lengths: list[int], pages: list[str]) -> None:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         for length in lengths:
             query = urlencode({"model": spec, "text": text_of(length)})
-            first, _, _ = visit(browser, f"{url}/home?{query}")
+            first, _, _ = visit(browser, f"{url}/?{query}")
             print(f"\n{model}, {length} tokens: model + analysis on first visit {first:.1f} s")
             print(f"| page | charts | MB sent | seconds until drawn |\n|---|---|---|---|")
             for label in pages:

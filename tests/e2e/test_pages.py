@@ -9,7 +9,7 @@ from browser_helpers import wait_idle
 
 PAGES = [page.url_path for page in (HOME, *CATALOGUE)]
 CHARTS = {  # path -> charts the page draws for a one-sentence input
-    "home": 0,
+    "": 0,  # home, at the root URL
     "tokenization": 1,
     "positions": 8,
     "input": 3,
@@ -36,6 +36,7 @@ def test_page_opens_and_draws_its_charts(app_url, page, path):
                                timeout=120_000)
     wait_idle(page)
     assert page.locator("[data-testid='stException']").count() == 0
+    assert page.get_by_text("Page not found").count() == 0
     assert page.locator("[data-testid='stPlotlyChart']").count() == charts
     assert page.locator("h1").first.inner_text()
 
