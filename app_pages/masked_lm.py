@@ -14,8 +14,7 @@ from app_pages.state import url_flag, url_pills, url_slider
 from app_pages.text import md, ordinal, percent
 
 EXAMPLE = "The farmers cultivate the [MASK] to grow crops."
-MOST_GUESSES = 20
-"""Every result keeps this many guesses, the slider's maximum, so moving the slider only shows more or fewer."""
+MOST_GUESSES = 20  # every result keeps this many guesses, the slider's maximum: moving it only shows more or fewer
 
 
 def use_example() -> None:

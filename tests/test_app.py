@@ -1,5 +1,6 @@
 """The app shell in Streamlit's own test harness: real script runs, real model, no browser."""
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_pages.catalog import PAGES
+from app_pages.catalog import HOME, PAGES
 from bad_inputs import BAD_INPUTS
 from bertviz_core import load_model
 
@@ -206,3 +207,11 @@ def test_isolate_picker_numbers_tokens_like_the_chart():
     options = app.selectbox(key="focus").options
     assert options[:4] == ["(every token)", "0 [CLS]", "1 the", "2 clerk"]
     assert app.selectbox(key="focus").value == 3 and app.query_params["focus"] == "3"
+
+
+@pytest.mark.parametrize("script", [HOME.script, *(page.script for page in PAGES)])
+def test_no_page_has_a_bare_string_that_streamlit_would_draw(script):
+    """Streamlit's "magic" writes every bare expression of a page script to the page, docstrings after the first
+    statement included (a constant's docstring once showed above the Masked LM page's title)."""
+    body = ast.parse((Path(APP).parent / script).read_text(encoding="utf-8")).body
+    assert not [node.lineno for node in body[1:] if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)]
