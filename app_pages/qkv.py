@@ -59,12 +59,15 @@ difference = float(abs(step.weights - analysis.attentions[layer, head, query]).m
 st.caption(f"Largest difference from the model's own attention row: {difference:.1e}.")
 strongest = int(step.weights.argmax())
 if not is_content(analysis, strongest):
-    st.info(md(f"In this head, {analysis.tokens[query]} gives most of its attention ({step.weights[strongest]:.0%}) "
-               f"to {analysis.tokens[strongest]}, which carries no word. Many heads do this: Clark et al. (2019) "
-               "read it as a no-op, a place to park attention when the head has nothing to do for this token."))
+    what = ("a special token that stands for no word" if analysis.special_mask[strongest]
+            else "a punctuation mark or function word rather than a content word")
+    st.info(md(f"In this head, “{analysis.tokens[query]}” gives its largest share of attention "
+               f"({step.weights[strongest]:.0%}) to “{analysis.tokens[strongest]}”, {what}. Many heads do this: "
+               "Clark et al. (2019) found much of BERT's attention going to [SEP], [CLS] and punctuation, and read "
+               "it as a no-op, a place to park attention when the head has nothing to do for this token."))
     better = content_heads(analysis, query)
     if better:
-        st.markdown(md(f"Heads where {analysis.tokens[query]} attends most to a word:"))
+        st.markdown(md(f"Heads where “{analysis.tokens[query]}” attends most to a content word:"))
         for column, found in zip(st.columns(len(better)), better):
             column.button(f"Layer {found.layer + 1}, head {found.head + 1}: “{analysis.tokens[found.key]}” "
                           f"{found.weight:.0%}", on_click=open_head, args=(found.layer, found.head),
@@ -72,8 +75,9 @@ if not is_content(analysis, strongest):
 
 st.subheader("3. The values and the weighted sum")
 st.markdown("Each token finally offers a **value**, v = W_V x + b_V. Training shaped W_V so that a value carries "
-            f"what this head passes on from its token when attended to. The head's output for {who} is the weighted sum Σ weight × value. The outputs of all "
-            f"{analysis.num_heads} heads are joined and mixed by one more matrix before the residual connection.")
+            f"what this head passes on from its token when attended to. The head's output for {who} is the weighted "
+            f"sum Σ weight × value. The outputs of all {analysis.num_heads} heads are joined and mixed by one more "
+            "matrix before the residual connection.")
 chart("v", lambda: vectors_heatmap(step.values, labels, "v: every token's value"))
 chart("output", lambda: vectors_heatmap(step.output[None], ["output"], f"Σ weight × value: head {head + 1}'s output"))
 

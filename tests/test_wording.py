@@ -127,7 +127,8 @@ def test_qkv_points_from_a_special_token_sink_to_heads_that_read_words(offline):
     sink = next((layer, head) for layer in range(offline.num_layers) for head in range(offline.num_heads)
                 if analysis.special_mask[rows[layer, head].argmax()])
     app = open_app("app_pages/qkv.py", text=text, layer=str(sink[0] + 1), head=str(sink[1] + 1), query=str(query))
-    assert any("no-op" in info.value.replace("\\", "") for info in app.info)
+    said = " ".join(info.value.replace("\\", "") for info in app.info)
+    assert "no-op" in said and f"to “{analysis.tokens[rows[sink].argmax()]}”, a special token" in said
     buttons = [button for button in app.button if button.label.startswith("Layer ")]
     assert buttons and "river" in " ".join(button.label for button in buttons)
     buttons[0].click().run()
