@@ -1,4 +1,4 @@
-"""A small thread-safe LRU for analyses and results derived from them, bounded in bytes (and, if asked, entries).
+"""A small thread-safe LRU for analyses and results derived from them, bounded in bytes.
 
 One 512-token analysis of a BERT-base-sized model holds about 170 MB of arrays while a short sentence's holds a few
 hundred kB, so the limit is on bytes: a page that needs fourteen short analyses at once gets them all, and two long
@@ -27,10 +27,8 @@ def nbytes_of(entry: Any) -> int:
 class BoundedCache:
     """Least recently used entries go first; each entry's size is ``size(entry)`` (``nbytes_of`` by default)."""
 
-    def __init__(self, max_bytes: int = 600_000_000, max_entries: int | None = None,
-                 size: Callable[[Any], int] = nbytes_of):
+    def __init__(self, max_bytes: int = 600_000_000, size: Callable[[Any], int] = nbytes_of):
         self.max_bytes = max_bytes
-        self.max_entries = max_entries
         self._size = size
         self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()  # key -> (entry, its size)
         self._computing: dict[Hashable, threading.Event] = {}
@@ -83,8 +81,7 @@ class BoundedCache:
             self._entries[key] = (entry, size)
             self._entries.move_to_end(key)
             total = sum(size for _, size in self._entries.values())
-            most = self.max_entries or float("inf")
             # The newest entry always stays, even if it alone exceeds the byte limit: the page needs it.
-            while len(self._entries) > 1 and (total > self.max_bytes or len(self._entries) > most):
+            while len(self._entries) > 1 and total > self.max_bytes:
                 _, (_, evicted) = self._entries.popitem(last=False)
                 total -= evicted

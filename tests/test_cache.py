@@ -13,14 +13,9 @@ def test_repeated_key_is_computed_once(embedded):
     assert cache.get_or_compute("a", compute) is first and len(runs) == 1
 
 
-def test_bounded_by_entries_and_bytes(embedded):
+def test_bounded_by_bytes(embedded):
     small = [analyze(embedded, f"Sentence number {n}.") for n in range(4)]
-    by_count = BoundedCache(max_entries=2, max_bytes=10**12)
-    for n, result in enumerate(small):
-        by_count.get_or_compute(n, lambda result=result: result)
-    assert len(by_count) == 2 and by_count.get(0) is None and by_count.get(3) is small[3]
-
-    by_bytes = BoundedCache(max_entries=100, max_bytes=2 * small[0].nbytes + 1)
+    by_bytes = BoundedCache(max_bytes=2 * small[0].nbytes + 1)
     for n, result in enumerate(small):
         by_bytes.get_or_compute(n, lambda result=result: result)
     assert by_bytes.nbytes <= by_bytes.max_bytes and by_bytes.get(3) is small[3] and by_bytes.get(0) is None
