@@ -388,7 +388,8 @@ def recipe_run(model: LoadedModel, text: str, seed: int, probability: float = 0.
     )
     return RecipeRun(
         seed=int(seed), probability=float(probability), tokens=_tokens(model, ids),
-        input_ids=frozen_array(ids, np.int64), selectable=_selectable(model.tokenizer, ids), fate=tuple(FATES[int(f)] for f in fate),
+        input_ids=frozen_array(ids, np.int64), selectable=_selectable(model.tokenizer, ids),
+        fate=tuple(FATES[int(f)] for f in fate),
         corrupted_ids=frozen_array(corrupted[0], np.int64), corrupted_tokens=_tokens(model, corrupted[0]),
         guesses=guesses, total_loss=float(losses.mean()) if len(positions) else None,
     )

@@ -3,9 +3,11 @@ only a computation new by nature (a masked input, a recipe draw, another sentenc
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -13,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from bertviz_core import analysis_key, analyze
 from bertviz_core.cache import BoundedCache
 from app_pages.catalog import HOME, PAGES, SHARED_PARAMS
-from app_pages.compute import analysis_cache, model_for
+from app_pages.compute import model_for
 
 from test_app import APP, open_app
 
@@ -64,7 +66,8 @@ def test_comparing_a_second_version_runs_it_once(passes):
 
 
 @pytest.mark.parametrize("page, changes", [
-    ("app_pages/qkv.py", [lambda a: a.selectbox(key="layer").set_value(2), lambda a: a.selectbox(key="head").set_value(3),
+    ("app_pages/qkv.py", [lambda a: a.selectbox(key="layer").set_value(2),
+                          lambda a: a.selectbox(key="head").set_value(3),
                           lambda a: a.selectbox(key="query").set_value(1)]),
     ("app_pages/context.py", [lambda a: a.slider(key="context_layer").set_value(1),
                               lambda a: a.slider(key="context_layer").set_value(3)]),
@@ -103,11 +106,6 @@ def test_keys_use_the_normalised_text(offline):
     assert analysis_key(offline, "Cats.", "   ") == analysis_key(offline, "Cats.") == (offline.location, "Cats.", None)
     result = analyze(offline, " The [MASK] sat. ")
     assert result.key == analysis_key(offline, "The [MASK] sat.")
-
-
-def test_the_analysis_cache_is_bounded_by_bytes_not_by_a_count():
-    cache = analysis_cache()
-    assert cache.max_entries is None and cache.max_bytes >= 100_000_000
 
 
 def test_a_key_asked_for_by_many_threads_at_once_is_computed_once():
@@ -153,3 +151,10 @@ def test_a_page_writing_an_undeclared_url_name_fails_at_once(monkeypatch):
     app.run()
     app.switch_page("app_pages/qkv.py").run()
     assert app.exception and "'query' is neither shared nor declared" in app.exception[0].message
+
+
+def test_the_readme_lists_every_page_and_its_own_url_names():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `/([\w-]*)`[^|]* \|(.*)\|$", readme, flags=re.MULTILINE))
+    listed = {path: re.findall(r"`(\w+)`", names) for path, names in rows.items()}
+    assert listed == {page.url_path: list(page.params) for page in (HOME, *PAGES)}
