@@ -26,7 +26,7 @@ from bertviz_core.loading import default_choice
 
 ANALYSIS_CACHE_MB = int(os.environ.get("BERT_LENS_CACHE_MB", "400"))
 RESULTS_CACHE_MB = 100
-FIGURES_CACHE_MB = 100
+FIGURES_CACHE_MB = 30  # two dozen 512-token heatmaps or hundreds of short ones, within the server's 1.5 GB
 
 Result = TypeVar("Result")
 
@@ -86,8 +86,8 @@ def analysis(model: LoadedModel, text: str, pair: str | None = None) -> Analysis
 def analyses(model: LoadedModel, texts: list[str]) -> list[Analysis]:
     """One analysis per text, in order, through the same cache; a single spinner names how many must run."""
     missing = sum(analysis_cache().get(analysis_key(model, text)) is None for text in texts)
-    waiting = st.spinner(f"Running the model on {missing} sentence{'s' * (missing != 1)}…") if missing else nullcontext()
-    with waiting:
+    message = f"Running the model on {missing} sentence{'s' * (missing != 1)}…"
+    with st.spinner(message) if missing else nullcontext():
         found = analyze_many(model, texts, run=_found_or_run)
     if missing:
         return_freed_memory()
