@@ -1,4 +1,5 @@
-"""Command line: ``python -m bertviz_core info | fill-mask | analyze``. Bad input -> one line, exit code 2."""
+"""Command line: ``python -m bertviz_core info | fill-mask | analyze | index | search | occurrences``. Bad input ->
+one line, exit code 2."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import argparse
 import json
 import sys
 
-from . import InputError, ModelLoadError, analyze, load_model, model_summary
+from . import InputError, LoadedModel, ModelLoadError, analyze, load_model, model_summary
+from .corpus import CorpusIndex, build_index, read_manifest, read_sentences
+from .corpus.text import SPLITS
 from .export import save_npz
 
 
@@ -46,7 +49,47 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--max-length", type=int, default=512)
     run.add_argument("--out", required=True, help="output .npz file")
     run.set_defaults(run=_analyze)
+    _corpus_commands(commands, model_option)
     return parser
+
+
+def _corpus_commands(commands, model_option: dict) -> None:
+    index = commands.add_parser("index", help="index every token of a text file, layer by layer, for search")
+    index.add_argument("corpus", help="UTF-8 text file")
+    index.add_argument("--model", **model_option)
+    index.add_argument("--out", required=True, help="folder for the index (new or empty; or a killed build's)")
+    index.add_argument("--layers", type=_layer_list, default=None,
+                       help="comma-separated, 0 = the embedding output (default: every layer)")
+    index.add_argument("--split", choices=SPLITS, default="lines",
+                       help="one sentence per line, or prose cut into sentences (pySBD)")
+    index.add_argument("--labels", action="store_true", help="lines are label<TAB>sentence")
+    index.set_defaults(run=_index)
+
+    search = commands.add_parser("search", help="the corpus tokens closest to one token of a sentence")
+    search.add_argument("index", help="index folder")
+    search.add_argument("text")
+    search.add_argument("--token", type=int, required=True, help="token position, 0 = [CLS]")
+    search.add_argument("--layer", type=int, required=True, help="0 = the embedding output")
+    search.add_argument("--top-k", type=int, default=10)
+    search.add_argument("--model", default=None, help="default: the model the index was built with")
+    search.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    search.set_defaults(run=_search)
+
+    occurrences = commands.add_parser("occurrences", help="every occurrence of a word, grouped by meaning")
+    occurrences.add_argument("index", help="index folder")
+    occurrences.add_argument("word")
+    occurrences.add_argument("--layer", type=int, required=True, help="0 = the embedding output")
+    occurrences.add_argument("--groups", type=int, default=None, help="default: the best-separated count")
+    occurrences.add_argument("--model", default=None, help="default: the model the index was built with")
+    occurrences.add_argument("--json", action="store_true", help="print JSON instead of text")
+    occurrences.set_defaults(run=_occurrences)
+
+
+def _layer_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"layers are comma-separated numbers, not {text!r}") from None
 
 
 def _info(args) -> int:
@@ -94,6 +137,68 @@ def _analyze(args) -> int:
     shape = "x".join(map(str, result.attentions.shape))
     note = f" (truncated from {result.original_length})" if result.truncated else ""
     print(f"{args.out}: {result.num_tokens} tokens{note}, attentions {shape}")
+    return 0
+
+
+def _index(args) -> int:
+    sentences = read_sentences(args.corpus, args.split, args.labels)
+    model = load_model(args.model)
+    with _Bars() as bars:
+        manifest = build_index(model, sentences, args.out, args.layers, source=str(args.corpus), progress=bars)
+    print(f"{args.out}: {manifest.data['tokens']:,} tokens of {len(sentences):,} sentences, layers "
+          f"{','.join(map(str, manifest.layers))}, {model.name}")
+    return 0
+
+
+class _Bars:
+    """One tqdm bar per stage of a build (sentences, then layers)."""
+
+    def __enter__(self):
+        from tqdm import tqdm
+        self._tqdm, self._bars = tqdm, {}
+        return self
+
+    def __call__(self, done: int, total: int, what: str) -> None:
+        if what not in self._bars:
+            self._bars[what] = self._tqdm(total=total, unit=f" {what}", desc=what)
+        self._bars[what].update(done - self._bars[what].n)
+
+    def __exit__(self, *error) -> None:
+        for bar in self._bars.values():
+            bar.close()
+
+
+def _opened(args) -> tuple[CorpusIndex, LoadedModel]:
+    model = load_model(args.model or read_manifest(args.index).data["model"]["spec"])
+    return CorpusIndex(args.index, model), model
+
+
+def _search(args) -> int:
+    corpus, model = _opened(args)
+    result = corpus.search(analyze(model, args.text), args.token, args.layer, args.top_k)
+    if args.json:
+        print(json.dumps(result.as_json(), indent=2))
+        return 0
+    print(f"{result.query_token!r} (token {result.query_index}) at layer {result.layer}, {result.model}:")
+    for rank, match in enumerate(result.matches, start=1):
+        marked = f"{match.sentence[:match.start]}[{match.sentence[match.start:match.end]}]{match.sentence[match.end:]}"
+        print(f"  {rank:>2}. {match.score:.4f}  {marked}")
+    return 0
+
+
+def _occurrences(args) -> int:
+    corpus, _ = _opened(args)
+    found = corpus.occurrences(args.word, args.layer, args.groups)
+    if args.json:
+        print(json.dumps(found.as_json(), indent=2))
+        return 0
+    separation = "" if found.silhouette is None else f", silhouette {found.silhouette:.2f}"
+    print(f"{found.word!r} at layer {found.layer}: {sum(map(len, found.groups))} occurrences in "
+          f"{len(found.groups)} groups{separation}")
+    for number, group in enumerate(found.groups, start=1):
+        print(f"group {number} ({len(group)}):")
+        for place in group:
+            print(f"  {place.closeness:.3f}  {place.sentence}")
     return 0
 
 

@@ -1,0 +1,239 @@
+"""Search a corpus index: the corpus tokens whose hidden state at layer L is closest (cosine) to one token of a
+sentence, and every occurrence of a word grouped by what the model makes of it (k-means over its vectors)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ..analysis import Analysis, InputError
+from ..loading import LoadedModel
+from .store import RERANK, CorpusIndexError, Manifest, check_model, read_manifest, read_metadata
+
+NPROBE = 32
+"""Inverted lists a compressed index visits per query (recall@10 against exact search: bench/corpus.py)."""
+MOST_GROUPS = 8
+
+
+@dataclass(frozen=True)
+class Match:
+    """One corpus token and how close it is to the query."""
+
+    score: float
+    """Exact cosine similarity between the two hidden states."""
+    sentence_id: int
+    sentence: str
+    label: str
+    token_index: int
+    """Counted like ``Analysis.tokens`` of its sentence: 0 is ``[CLS]``."""
+    token: str
+    word: str
+    start: int
+    end: int
+    """The token's character span in ``sentence``."""
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    model: str
+    layer: int
+    query_index: int
+    query_token: str
+    matches: tuple[Match, ...]
+    """Best first."""
+
+    def as_json(self) -> dict:
+        return {"model": self.model, "layer": self.layer,
+                "query_token": {"index": self.query_index, "token": self.query_token},
+                "matches": [{"sentence": m.sentence, "sentence_id": m.sentence_id, "token": m.token,
+                             "token_index": m.token_index, "start": m.start, "end": m.end, "score": m.score}
+                            for m in self.matches]}
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    sentence_id: int
+    sentence: str
+    label: str
+    start: int
+    end: int
+    """The word's character span in ``sentence``."""
+    closeness: float
+    """Cosine similarity to its group's centre."""
+
+
+@dataclass(frozen=True)
+class WordGroups:
+    """Every occurrence of a word at one layer, grouped by k-means over the occurrences' unit vectors."""
+
+    word: str
+    layer: int
+    groups: tuple[tuple[Occurrence, ...], ...]
+    """Largest group first; inside a group, closest to its centre first."""
+    silhouette: float | None
+    """How well separated the groups are (-1 to 1, cosine); None with fewer than three occurrences."""
+
+    def as_json(self) -> dict:
+        return {"word": self.word, "layer": self.layer, "silhouette": self.silhouette,
+                "groups": [[{"sentence": o.sentence, "sentence_id": o.sentence_id, "label": o.label, "start": o.start,
+                             "end": o.end, "closeness": o.closeness} for o in group] for group in self.groups]}
+
+
+class CorpusIndex:
+    """A finished index opened for searching with the model that built it. Holds every token's metadata (about
+    60 bytes a token) and each layer's FAISS index once searched (exact: 4 bytes per dimension and token;
+    compressed: one byte per 8 dimensions, its exact vectors memory-mapped from disk)."""
+
+    def __init__(self, directory: str | Path, model: LoadedModel):
+        self.directory = Path(directory)
+        self.manifest: Manifest = read_manifest(self.directory)
+        check_model(self.manifest, model)
+        self.model_name = model.name
+        self.metadata = read_metadata(self.directory, self.manifest)
+        self.ids = self.metadata.column("id").to_numpy()
+        sentences = pq.read_table(self.directory / "sentences.parquet")
+        self.sentences, self.labels = sentences.column("text").to_pylist(), sentences.column("label").to_pylist()
+        self._indexes: dict[int, faiss.Index] = {}
+        self._stored: dict[int, np.ndarray] = {}
+
+    @property
+    def layers(self) -> list[int]:
+        return self.manifest.layers
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held: metadata, sentences and the FAISS indexes loaded so far (not the memory-mapped vectors)."""
+        indexes = sum(self.manifest.data["indexes"][str(layer)]["bytes"] for layer in self._indexes)
+        return self.metadata.nbytes + sum(map(len, self.sentences)) + indexes
+
+    def search(self, query: Analysis, token: int, layer: int, k: int = 10) -> SearchResult:
+        """The ``k`` corpus tokens closest to ``query``'s token ``token`` at ``layer``, best first."""
+        self._check(layer, k)
+        if not 0 <= token < query.num_tokens:
+            raise InputError(f"Token {token} is out of range: the sentence has tokens 0 to {query.num_tokens - 1}.")
+        vector = np.array(query.hidden_states[layer, token], np.float32)[None]  # [1, D]
+        faiss.normalize_L2(vector)
+        scores, rows = self._nearest(vector, layer, k)
+        return SearchResult(self.model_name, layer, token, query.tokens[token],
+                            tuple(self._match(row, score) for row, score in zip(rows, scores)))
+
+    def occurrences(self, word: str, layer: int, groups: int | None = None) -> WordGroups:
+        """Every occurrence of ``word`` (whole words, any case) at ``layer``, in ``groups`` groups, or in the number
+        of groups (2 to 8) that separates them best (silhouette)."""
+        self._check(layer, 1)
+        rows = np.flatnonzero(pc.equal(pc.utf8_lower(self.metadata.column("word")), word.strip().lower()))
+        if len(rows) == 0:
+            raise InputError(f"“{word}” does not occur in this corpus.")
+        places, vectors = self._word_vectors(rows, layer)
+        labels, silhouette = _clusters(vectors, groups)
+        return WordGroups(word, layer, _grouped(self, places, vectors, labels), silhouette)
+
+    # -- searching ------------------------------------------------------------------------------------------------
+
+    def _check(self, layer: int, k: int) -> None:
+        if layer not in self.layers:
+            raise InputError(f"Layer {layer} is not in this index; it holds layers {_ranges(self.layers)}.")
+        if k < 1:
+            raise InputError("k must be at least 1.")
+
+    def _nearest(self, vector: np.ndarray, layer: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(exact cosines, metadata rows) of the k nearest tokens, best first."""
+        index = self._index(layer)
+        rerank = layer in self._stored
+        scores, ids = index.search(vector, k * RERANK if rerank else k)
+        rows = np.searchsorted(self.ids, ids[0][ids[0] >= 0])
+        if rerank:  # candidates from the compressed index, scored again against their stored vectors
+            scores = self._stored[layer][rows] @ vector[0]
+            best = np.argsort(-scores, kind="stable")[:k]
+            return scores[best], rows[best]
+        return scores[0][:len(rows)], rows
+
+    def _index(self, layer: int) -> faiss.Index:
+        if layer not in self._indexes:
+            entry = self.manifest.data["indexes"][str(layer)]
+            try:
+                index = faiss.read_index(str(self.directory / entry["file"]))
+                if entry["kind"] == "compressed":
+                    faiss.extract_index_ivf(index).nprobe = NPROBE
+                    self._stored[layer] = np.load(self.directory / f"layer-{layer}.npy", mmap_mode="r")
+            except (RuntimeError, OSError, ValueError) as error:
+                raise CorpusIndexError(f"The index of layer {layer} in {self.directory} is damaged: "
+                                       f"{str(error).splitlines()[0]}") from None
+            stored = self._stored.get(layer, self.ids)
+            if index.ntotal != len(self.ids) or len(stored) != len(self.ids):
+                raise CorpusIndexError(f"The index of layer {layer} in {self.directory} is damaged: "
+                                       f"{index.ntotal:,} vectors for {len(self.ids):,} tokens.")
+            self._indexes[layer] = index
+        return self._indexes[layer]
+
+    def _match(self, row: int, score: float) -> Match:
+        meta = {name: self._column(name, row) for name in ("sentence_id", "token_index", "token", "word", "start", "end")}
+        sentence_id = meta["sentence_id"]
+        return Match(score=float(score), sentence=self.sentences[sentence_id], label=self.labels[sentence_id], **meta)
+
+    # -- occurrences ----------------------------------------------------------------------------------------------
+
+    def _word_vectors(self, rows: np.ndarray, layer: int) -> tuple[list[tuple[int, int, int]], np.ndarray]:
+        """One unit vector per occurrence (the mean of its pieces' unit vectors), with (sentence id, start, end)."""
+        unit = self._unit_vectors(rows, layer)
+        pieces: dict[tuple[int, int], list[int]] = {}
+        for n, row in enumerate(rows):
+            pieces.setdefault((self._column("sentence_id", row), self._column("word_index", row)), []).append(n)
+        places = [(sentence, self._column("start", rows[members[0]]), self._column("end", rows[members[-1]]))
+                  for (sentence, _), members in pieces.items()]
+        vectors = np.stack([unit[members].mean(axis=0) for members in pieces.values()]).astype(np.float32)
+        faiss.normalize_L2(vectors)
+        return places, vectors
+
+    def _unit_vectors(self, rows: np.ndarray, layer: int) -> np.ndarray:
+        """The stored unit vectors of metadata ``rows``: from the exact index, or the memory-mapped file."""
+        index = self._index(layer)
+        if layer in self._stored:
+            return np.asarray(self._stored[layer][rows])
+        return index.reconstruct_batch(self.ids[rows])
+
+    def _column(self, name: str, row: int):
+        return self.metadata.column(name)[int(row)].as_py()
+
+
+def _clusters(vectors: np.ndarray, groups: int | None) -> tuple[np.ndarray, float | None]:
+    """k-means labels and the silhouette (cosine); with ``groups`` None, the best-separated count from 2 to 8."""
+    from sklearn.cluster import KMeans  # imported on first use: scikit-learn costs the server 70 MB
+    from sklearn.metrics import silhouette_score
+
+    if len(vectors) < 3:
+        return np.zeros(len(vectors), int), None
+    if groups is not None and not 1 <= groups <= len(vectors):
+        raise InputError(f"Choose between 1 and {len(vectors)} groups for {len(vectors)} occurrences.")
+    counts = [groups] if groups else range(2, min(MOST_GROUPS, len(vectors) - 1) + 1)
+    best = None
+    for count in counts:
+        labels = KMeans(n_clusters=count, n_init=10, random_state=0).fit_predict(vectors)
+        score = silhouette_score(vectors, labels, metric="cosine") if 1 < count < len(vectors) else None
+        if best is None or (score is not None and score > best[1]):
+            best = (labels, score)
+    return best
+
+
+def _grouped(index: CorpusIndex, places: list[tuple[int, int, int]], vectors: np.ndarray,
+             labels: np.ndarray) -> tuple[tuple[Occurrence, ...], ...]:
+    groups = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        centre = vectors[members].mean(axis=0)
+        closeness = vectors[members] @ (centre / np.linalg.norm(centre))
+        groups.append(tuple(
+            Occurrence(places[m][0], index.sentences[places[m][0]], index.labels[places[m][0]], places[m][1],
+                       places[m][2], float(c))
+            for m, c in sorted(zip(members, closeness), key=lambda pair: -pair[1])))
+    return tuple(sorted(groups, key=len, reverse=True))
+
+
+def _ranges(layers: list[int]) -> str:
+    return f"{layers[0]} to {layers[-1]}" if layers == list(range(layers[0], layers[-1] + 1)) else \
+        ", ".join(map(str, layers))

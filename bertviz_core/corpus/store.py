@@ -1,0 +1,325 @@
+"""A corpus index on disk: Parquet shards of token rows, one FAISS index per layer, and a manifest that names the
+model, the corpus and the library versions it was built with.
+
+    DIR/manifest.json          what was built, from what, with what; "complete" once every file is written
+    DIR/sentences.parquet      sentence_id, text, label
+    DIR/shards/NNNNN.parquet   token rows of sentences [n * shard_sentences, (n + 1) * shard_sentences), in id order
+    DIR/layer-L.faiss          the FAISS index of layer L's unit vectors, ids as ``encode.token_ids``
+    DIR/layer-L.npy            (compressed indexes only) the exact unit vectors, memory-mapped to re-rank candidates
+
+Every file is written under a temporary name and renamed when whole, so a killed build leaves only whole shards,
+and a restart carries on from them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Callable, Iterator
+from weakref import WeakKeyDictionary
+
+import faiss
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..analysis import InputError
+from ..loading import LoadedModel
+from .encode import METADATA, encode_sentences, vector_column
+from .text import Sentences
+
+FORMAT = 1
+SHARD_SENTENCES = 2000
+"""Sentences per shard: a build holds one shard's rows at a time (about 40,000 tokens, 120 MB of vectors for the
+offline model's seven layers), whatever the corpus size."""
+EXACT_UP_TO = 100_000
+"""Up to this many vectors per layer the index is exact (flat inner product); above it, compressed (IVF-PQ) with
+its candidates re-ranked against the stored vectors. See bench/corpus.py for the measurements behind it."""
+RERANK = 10
+"""A compressed search fetches k x RERANK candidates and re-ranks them exactly."""
+LIBRARIES = ("torch", "transformers", "faiss-cpu", "pyarrow", "numpy")
+
+Progress = Callable[[int, int, str], None]
+"""(done, total, what) -> None: called as shards and layers are written."""
+
+
+class CorpusIndexError(InputError):
+    """The index folder cannot be used: missing, damaged, unfinished, or built with another model or corpus."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    data: dict
+
+    @property
+    def layers(self) -> list[int]:
+        return self.data["layers"]
+
+    @property
+    def complete(self) -> bool:
+        return self.data.get("complete", False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Naming a model and a corpus
+# ---------------------------------------------------------------------------------------------
+
+_FINGERPRINTS: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def model_fingerprint(model: LoadedModel) -> str:
+    """A checksum of the encoder's configuration and weights: two models with the same fingerprint give the same
+    vectors. Computed once per loaded model (a second for BERT-base)."""
+    encoder = model.encoder
+    if encoder not in _FINGERPRINTS:
+        digest = hashlib.sha256(model.config.to_json_string(use_diff=False).encode())
+        for name, tensor in sorted(encoder.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        _FINGERPRINTS[encoder] = digest.hexdigest()
+    return _FINGERPRINTS[encoder]
+
+
+def model_spec(model: LoadedModel) -> str:
+    """What ``load_model`` takes to load this model again: the shipped models by their alias, others by location."""
+    return model.source if model.source in ("offline", "embedded") else model.location
+
+
+def library_versions() -> dict[str, str]:
+    return {"python": platform.python_version(), **{name: metadata.version(name) for name in LIBRARIES}}
+
+
+# ---------------------------------------------------------------------------------------------
+# Building
+# ---------------------------------------------------------------------------------------------
+
+EncodeShards = Callable[[LoadedModel, Sentences, Path, list[int], int, Progress], None]
+"""Writes every missing shard of a corpus into a folder: in-process (``encode_shards``) or on Ray."""
+
+
+def build_index(model: LoadedModel, sentences: Sentences, directory: str | Path, layers: list[int] | None = None,
+                *, source: str = "", shard_sentences: int = SHARD_SENTENCES, progress: Progress | None = None,
+                encode: EncodeShards | None = None) -> Manifest:
+    """Index every token of ``sentences`` at ``layers`` (default: all, 0 = the embedding output) in ``directory``,
+    carrying on from the whole shards a killed build left there. Returns the finished manifest."""
+    layers = checked_layers(model, layers)
+    directory = Path(directory)
+    manifest = _started(model, sentences, directory, layers, source, shard_sentences)
+    progress = progress or (lambda done, total, what: None)
+    (encode or encode_shards)(model, sentences, directory, layers, shard_sentences, progress)
+    return _finished(manifest, directory, progress)
+
+
+def checked_layers(model: LoadedModel, layers: list[int] | None) -> list[int]:
+    everything = list(range(model.num_layers + 1))
+    if layers is None:
+        return everything
+    wrong = [layer for layer in layers if layer not in everything]
+    if wrong or not layers:
+        raise InputError(f"Layers run from 0 (the embedding output) to {model.num_layers}; got {layers}.")
+    return sorted(set(layers))
+
+
+def encode_shards(model: LoadedModel, sentences: Sentences, directory: Path, layers: list[int],
+                  shard_sentences: int, progress: Progress) -> None:
+    """The in-process build: one shard at a time, each written whole before the next begins."""
+    for number, start in enumerate(range(0, len(sentences), shard_sentences)):
+        stop = min(start + shard_sentences, len(sentences))
+        path = shard_path(directory, number)
+        if not path.exists():
+            write_whole(path, lambda temporary: pq.write_table(
+                encode_sentences(model, sentences.part(start, stop), start, layers), temporary))
+        progress(stop, len(sentences), "sentences")
+
+
+def shard_path(directory: Path, number: int) -> Path:
+    return directory / "shards" / f"{number:05d}.parquet"
+
+
+def write_whole(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary name and rename: a reader, or a restarted build, sees the whole file or none."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.partial")
+    write(temporary)
+    os.replace(temporary, path)
+
+
+def _started(model: LoadedModel, sentences: Sentences, directory: Path, layers: list[int], source: str,
+             shard_sentences: int) -> Manifest:
+    """The manifest of this build: new in an empty folder, or the one a killed build left (which must match)."""
+    wanted = {
+        "format": FORMAT,
+        "model": {"name": model.name, "spec": model_spec(model), "location": model.location, "family": model.family,
+                  "fingerprint": model_fingerprint(model), "hidden_size": model.config.hidden_size,
+                  "num_layers": model.num_layers},
+        "layers": layers,
+        "corpus": {"source": source, "checksum": sentences.checksum, "sentences": len(sentences),
+                   "labelled": any(sentences.labels)},
+        "shard_sentences": shard_sentences,
+        "versions": library_versions(),
+    }
+    path = directory / "manifest.json"
+    if path.exists():
+        found = _read_manifest(path)
+        same = [key for key in ("format", "layers", "shard_sentences") if found.get(key) != wanted[key]]
+        same += [f"model {key}" for key in ("fingerprint",) if found["model"].get(key) != wanted["model"][key]]
+        same += [f"corpus {key}" for key in ("checksum",) if found["corpus"].get(key) != wanted["corpus"][key]]
+        if same:
+            raise CorpusIndexError(f"{directory} holds an index of another build ({', '.join(same)} differ); "
+                              "choose an empty folder.")
+        return Manifest(path, found)
+    if directory.exists() and any(directory.iterdir()):
+        raise CorpusIndexError(f"{directory} is not empty and holds no index; choose an empty or new folder.")
+    write_whole(directory / "sentences.parquet", lambda temporary: pq.write_table(pa.table({
+        "sentence_id": pa.array(range(len(sentences)), pa.int64()), "text": sentences.texts,
+        "label": sentences.labels}), temporary))
+    _write_manifest(path, wanted)
+    return Manifest(path, wanted)
+
+
+def _finished(manifest: Manifest, directory: Path, progress: Progress) -> Manifest:
+    shards = sorted((directory / "shards").glob("*.parquet"))
+    tokens = sum(pq.ParquetFile(shard).metadata.num_rows for shard in shards)
+    data = dict(manifest.data, tokens=tokens, shards=[str(s.relative_to(directory)) for s in shards])
+    if tokens == 0:
+        raise InputError("The corpus has no tokens to index.")
+    data["indexes"] = {}
+    for done, layer in enumerate(manifest.layers):
+        data["indexes"][str(layer)] = _write_layer_index(directory, shards, layer, tokens)
+        progress(done + 1, len(manifest.layers), "layers")
+    data["complete"] = True
+    _write_manifest(manifest.path, data)
+    return Manifest(manifest.path, data)
+
+
+# ---------------------------------------------------------------------------------------------
+# FAISS, one index per layer
+# ---------------------------------------------------------------------------------------------
+
+
+def _write_layer_index(directory: Path, shards: list[Path], layer: int, tokens: int) -> dict:
+    """Index layer ``layer``'s unit vectors, reading the shards one at a time."""
+    exact = tokens <= EXACT_UP_TO
+    built = _flat_index(shards, layer) if exact else _compressed_index(shards, layer, tokens,
+                                                                       directory / f"layer-{layer}.npy")
+    path = directory / f"layer-{layer}.faiss"
+    write_whole(path, lambda temporary: faiss.write_index(built, str(temporary)))
+    return {"file": path.name, "kind": "exact" if exact else "compressed", "factory": _description(built),
+            "vectors": built.ntotal, "bytes": path.stat().st_size}
+
+
+def shard_vectors(shards: list[Path], layer: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(ids [N], unit vectors [N, D] float32) of each shard in turn, reading only this layer's column."""
+    for shard in shards:
+        table = pq.read_table(shard, columns=["id", vector_column(layer)])
+        column = table.column(vector_column(layer)).combine_chunks()
+        vectors = column.values.to_numpy().reshape(len(column), -1).astype(np.float32, copy=True)
+        faiss.normalize_L2(vectors)
+        yield table.column("id").to_numpy(), vectors
+
+
+def _flat_index(shards: list[Path], layer: int) -> faiss.Index:
+    index = None
+    for ids, vectors in shard_vectors(shards, layer):
+        index = index or faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
+        index.add_with_ids(vectors, ids)
+    return index
+
+
+def _compressed_index(shards: list[Path], layer: int, tokens: int, exact_file: Path) -> faiss.Index:
+    """IVF-PQ trained on a sample spread over the corpus; the exact unit vectors go to a .npy in id order, which
+    search memory-maps to re-rank the candidates."""
+    sample, dimensions = _training_sample(shards, layer, tokens)
+    lists = max(1, min(int(4 * np.sqrt(tokens)), len(sample) // 39))  # FAISS wants 39 training points per list
+    index = faiss.index_factory(dimensions, f"IVF{lists},PQ{_pq_parts(dimensions)}x4fs", faiss.METRIC_INNER_PRODUCT)
+    index.train(sample)
+    del sample
+
+    def fill(temporary: Path) -> None:
+        exact = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.float32, shape=(tokens, dimensions))
+        row = 0
+        for ids, vectors in shard_vectors(shards, layer):
+            index.add_with_ids(vectors, ids)
+            exact[row:row + len(ids)] = vectors
+            row += len(ids)
+        exact.flush()
+
+    write_whole(exact_file, fill)
+    return index
+
+
+def _training_sample(shards: list[Path], layer: int, tokens: int, size: int = 100_000) -> tuple[np.ndarray, int]:
+    """About ``size`` vectors drawn evenly from every shard (a fixed seed, so rebuilding gives the same index)."""
+    generator = np.random.default_rng(0)
+    share = min(1.0, size / tokens)
+    parts = [vectors[generator.random(len(vectors)) < share] for _, vectors in shard_vectors(shards, layer)]
+    sample = np.concatenate(parts)
+    return sample, sample.shape[1]
+
+
+def _pq_parts(dimensions: int) -> int:
+    """Sub-quantizers of 4 bits over 4 dimensions each (fast-scan PQ, an even count): 48 bytes a vector for 384
+    dimensions, 96 for 768; the re-ranking makes up for the coarse codes."""
+    return max(2, dimensions // 8 * 2)
+
+
+def _description(index: faiss.Index) -> str:
+    inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap2) else index
+    return type(inner).__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading back
+# ---------------------------------------------------------------------------------------------
+
+
+def _write_manifest(path: Path, data: dict) -> None:
+    write_whole(path, lambda temporary: temporary.write_text(json.dumps(data, indent=2), encoding="utf-8"))
+
+
+def _read_manifest(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise CorpusIndexError(f"{path} is damaged: {error}") from None
+
+
+def read_manifest(directory: str | Path) -> Manifest:
+    """The manifest of a finished index; a missing, damaged or unfinished one is an ``CorpusIndexError``."""
+    path = Path(directory) / "manifest.json"
+    if not path.exists():
+        raise CorpusIndexError(f"{directory} holds no corpus index (no manifest.json).")
+    manifest = Manifest(path, _read_manifest(path))
+    if manifest.data.get("format") != FORMAT:
+        raise CorpusIndexError(f"{directory} was built by another version of BERT Lens (format "
+                          f"{manifest.data.get('format')}, expected {FORMAT}); rebuild it.")
+    if not manifest.complete:
+        raise CorpusIndexError(f"The index in {directory} is unfinished; run the build again to complete it.")
+    return manifest
+
+
+def check_model(manifest: Manifest, model: LoadedModel) -> None:
+    """Searching with another model than the one that built the index would compare unrelated vectors."""
+    built = manifest.data["model"]
+    if built["fingerprint"] != model_fingerprint(model):
+        raise CorpusIndexError(f"This index was built with {built['name']} ({built['location']}); the loaded model is "
+                          f"{model.name}, with other weights. Load the same model or rebuild the index.")
+
+
+def read_metadata(directory: Path, manifest: Manifest) -> pa.Table:
+    """Every indexed token's metadata (no vectors), in id order, with the file sizes checked against the manifest."""
+    shards = [directory / shard for shard in manifest.data["shards"]]
+    try:
+        table = pa.concat_tables(pq.read_table(shard, columns=METADATA.names) for shard in shards)
+    except (OSError, pa.ArrowException) as error:
+        raise CorpusIndexError(f"The index in {directory} is damaged: {error}") from None
+    if table.num_rows != manifest.data["tokens"]:
+        raise CorpusIndexError(f"The index in {directory} is damaged: {table.num_rows:,} tokens in its shards, "
+                          f"{manifest.data['tokens']:,} in its manifest.")
+    return table

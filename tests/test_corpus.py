@@ -1,0 +1,260 @@
+"""The corpus index: search equals a brute-force cosine search over hidden states computed by transformers itself,
+builds resume, and every bad input is a clear error."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+from bertviz_core import InputError, analyze, load_model
+from bertviz_core.__main__ import main
+from bertviz_core.corpus import CorpusIndex, CorpusIndexError, build_index, read_sentences, store
+from bertviz_core.corpus.encode import split_token_ids
+
+from tiny_models import save_tiny_model
+
+ROOT = Path(__file__).resolve().parents[1]
+SENTENCES = ["The bank of the river was flooded.", "She deposited money at the bank.", "I sat on the river bank.",
+             "The bank raised its interest rates!", "Fishing from the bank is fun.", "Unaffable cats sleep.",
+             "Banks lend money.", "The river flows past the old mill and the bank."]
+QUERY = "We walked along the bank of the stream."
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    path.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
+    return path
+
+
+def brute_force(folder: str, sentences: list[str], query: str, token: int, layer: int):
+    """Every (score, sentence id, token index) by cosine, best first, from transformers run on each sentence alone."""
+    tokenizer, model = AutoTokenizer.from_pretrained(folder), AutoModel.from_pretrained(folder).eval()
+
+    def states(text):
+        encoded = tokenizer(text, return_tensors="pt", return_special_tokens_mask=True)
+        special = encoded.pop("special_tokens_mask")[0].bool()
+        with torch.no_grad():
+            hidden = model(**encoded, output_hidden_states=True).hidden_states[layer][0]
+        return hidden.numpy(), special.numpy()
+
+    query_states, _ = states(query)
+    target = query_states[token] / np.linalg.norm(query_states[token])
+    scored = []
+    for sentence_id, text in enumerate(sentences):
+        hidden, special = states(text)
+        for position in np.flatnonzero(~special):
+            vector = hidden[position] / np.linalg.norm(hidden[position])
+            scored.append((float(vector @ target), sentence_id, int(position)))
+    return sorted(scored, reverse=True)
+
+
+@pytest.mark.parametrize("which", ["tiny", "embedded"])
+def test_search_equals_a_brute_force_cosine_search_by_transformers(which, tmp_path, corpus_file, tiny_dirs):
+    folder = str(tiny_dirs["bert"]) if which == "tiny" else "embedded"
+    model = load_model(folder)
+    build_index(model, read_sentences(corpus_file), tmp_path / "index")
+    index = CorpusIndex(tmp_path / "index", model)
+    query = analyze(model, QUERY)
+    token = query.tokens.index("bank")
+    for layer in (0, model.num_layers // 2, model.num_layers):
+        found = index.search(query, token, layer, k=5)
+        expected = brute_force(model.location, SENTENCES, QUERY, token, layer)[:5]
+        assert [(m.sentence_id, m.token_index) for m in found.matches] == [(s, t) for _, s, t in expected]
+        assert [m.score for m in found.matches] == pytest.approx([score for score, _, _ in expected], abs=1e-5)
+
+
+def test_matches_carry_their_tokens_words_and_character_spans(tmp_path, corpus_file, embedded):
+    build_index(embedded, read_sentences(corpus_file), tmp_path / "index", layers=[2])
+    index = CorpusIndex(tmp_path / "index", embedded)
+    found = index.search(analyze(embedded, QUERY), 5, 2, k=len(index.ids))
+    assert len(found.matches) == len(index.ids) == sum(analyze(embedded, s).num_tokens - 2 for s in SENTENCES)
+    for match in found.matches:
+        analysis = analyze(embedded, match.sentence)
+        assert analysis.tokens[match.token_index] == match.token
+        assert list(analysis.offsets[match.token_index]) == [match.start, match.end]
+        assert match.sentence[match.start:match.end].lower() in match.word.lower()
+    unaffable = [m for m in found.matches if m.sentence_id == 5 and m.word == "Unaffable"]
+    assert len(unaffable) > 1  # a word of several pieces: each piece names the whole word
+
+
+def test_faiss_ids_follow_sentence_and_token_order(tmp_path, corpus_file, embedded):
+    build_index(embedded, read_sentences(corpus_file), tmp_path / "index", layers=[1], shard_sentences=3)
+    index = CorpusIndex(tmp_path / "index", embedded)
+    sentence_ids, token_indexes = split_token_ids(index.ids)
+    assert list(zip(sentence_ids, token_indexes)) == sorted(zip(sentence_ids, token_indexes))
+    assert len(index.manifest.data["shards"]) == 3
+    assert list(index.metadata.column("sentence_id").to_numpy()) == list(sentence_ids)
+
+
+def test_a_compressed_index_reranks_its_candidates_to_exact_cosines(tmp_path, monkeypatch, embedded):
+    words = "bank river money water park light spring rock play match fair current interest pitch".split()
+    generator = np.random.default_rng(0)
+    texts = [" ".join(generator.choice(words, size=generator.integers(5, 12))).capitalize() + "."
+             for _ in range(150)]
+    path = tmp_path / "words.txt"
+    path.write_text("\n".join(texts), encoding="utf-8")
+    monkeypatch.setattr(store, "EXACT_UP_TO", 100)
+    manifest = build_index(embedded, read_sentences(path), tmp_path / "index", layers=[4])
+    assert manifest.data["indexes"]["4"]["kind"] == "compressed"
+    query = analyze(embedded, QUERY)
+    found = CorpusIndex(tmp_path / "index", embedded).search(query, query.tokens.index("bank"), 4, k=10)
+    expected = brute_force(embedded.location, texts, QUERY, query.tokens.index("bank"), 4)
+    exact = {(s, t): score for score, s, t in expected}
+    assert [m.score for m in found.matches] == pytest.approx([exact[m.sentence_id, m.token_index]
+                                                              for m in found.matches], abs=1e-5)
+    best = {(s, t) for _, s, t in expected[:10]}
+    assert len(best & {(m.sentence_id, m.token_index) for m in found.matches}) >= 9  # recall@10
+
+
+def test_a_killed_build_resumes_from_its_last_whole_shard(tmp_path, monkeypatch, corpus_file, embedded):
+    sentences = read_sentences(corpus_file)
+    build_index(embedded, sentences, tmp_path / "whole", layers=[0, 3], shard_sentences=3)
+    encode, calls = store.encode_sentences, []
+
+    def killed_at_the_second_shard(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return encode(*args, **kwargs)
+
+    monkeypatch.setattr(store, "encode_sentences", killed_at_the_second_shard)
+    with pytest.raises(KeyboardInterrupt):
+        build_index(embedded, sentences, tmp_path / "resumed", layers=[0, 3], shard_sentences=3)
+    assert [p.name for p in (tmp_path / "resumed" / "shards").iterdir()] == ["00000.parquet"]
+    with pytest.raises(CorpusIndexError, match="unfinished"):
+        CorpusIndex(tmp_path / "resumed", embedded)
+    monkeypatch.setattr(store, "encode_sentences", encode)
+    build_index(embedded, sentences, tmp_path / "resumed", layers=[0, 3], shard_sentences=3)
+    for shard in ("00000", "00001", "00002"):
+        assert pq.read_table(tmp_path / "resumed" / "shards" / f"{shard}.parquet").equals(
+            pq.read_table(tmp_path / "whole" / "shards" / f"{shard}.parquet"))
+    query = analyze(embedded, QUERY)
+    assert CorpusIndex(tmp_path / "resumed", embedded).search(query, 3, 3, 5) == \
+        CorpusIndex(tmp_path / "whole", embedded).search(query, 3, 3, 5)
+
+
+def test_occurrences_of_a_word_are_grouped_by_k_means(tmp_path, corpus_file, embedded):
+    build_index(embedded, read_sentences(corpus_file), tmp_path / "index", layers=[6])
+    index = CorpusIndex(tmp_path / "index", embedded)
+    found = index.occurrences("BANK", 6)
+    places = sorted((o.sentence_id, o.start, o.end) for group in found.groups for o in group)
+    assert places == [(n, m.start(), m.end()) for n, text in enumerate(SENTENCES)
+                      for m in re.finditer(r"\bbank\b", text, flags=re.IGNORECASE)]
+    assert len(found.groups) >= 2 and -1 <= found.silhouette <= 1
+    assert all(group[0].closeness >= group[-1].closeness for group in found.groups)
+    assert len(index.occurrences("bank", 6, groups=1).groups) == 1
+    with pytest.raises(InputError, match="does not occur"):
+        index.occurrences("zebra", 6)
+
+
+def test_the_index_refuses_another_model_and_damaged_files(tmp_path, corpus_file, embedded):
+    folder = tmp_path / "index"
+    build_index(embedded, read_sentences(corpus_file), folder, layers=[1, 2])
+    other = load_model(str(save_tiny_model("bert", tmp_path / "other", with_head=False)))
+    with pytest.raises(CorpusIndexError, match="built with all-MiniLM-L6-v2"):
+        CorpusIndex(folder, other)
+    damaged = tmp_path / "damaged"
+    shutil.copytree(folder, damaged)
+    (damaged / "layer-1.faiss").write_bytes((damaged / "layer-1.faiss").read_bytes()[:100])
+    index = CorpusIndex(damaged, embedded)
+    with pytest.raises(CorpusIndexError, match="layer 1 .* damaged"):
+        index.search(analyze(embedded, QUERY), 1, 1)
+    shard = next((damaged / "shards").iterdir())
+    shard.write_bytes(shard.read_bytes()[:-50])
+    with pytest.raises(CorpusIndexError, match="damaged"):
+        CorpusIndex(damaged, embedded)
+    (damaged / "manifest.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(CorpusIndexError, match="damaged"):
+        CorpusIndex(damaged, embedded)
+
+
+def test_a_folder_of_another_build_or_other_files_is_refused(tmp_path, corpus_file, embedded):
+    build_index(embedded, read_sentences(corpus_file), tmp_path / "index", layers=[1])
+    with pytest.raises(CorpusIndexError, match="another build"):
+        build_index(embedded, read_sentences(corpus_file), tmp_path / "index", layers=[2])
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(CorpusIndexError, match="not empty"):
+        build_index(embedded, read_sentences(corpus_file), tmp_path / "busy")
+
+
+@pytest.mark.parametrize("content, options, message", [
+    (None, {}, "is not a file"),
+    (b"", {}, "is empty"),
+    (b"\x00\x01binary", {}, "binary"),
+    (b"\xff\xfe bad", {}, "not UTF-8"),
+    (b"no tab here\n", {"labels": True}, "Line 1 is not 'label<TAB>sentence'"),
+    (b"a line\n", {"split": "words"}, "Unknown split"),
+])
+def test_unreadable_corpora_are_clear_errors(tmp_path, content, options, message):
+    path = tmp_path / "corpus.txt"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        read_sentences(path, **options)
+
+
+def test_prose_is_split_into_sentences_and_labels_are_kept(tmp_path):
+    path = tmp_path / "labelled.txt"
+    path.write_text("river\tMr. Smith sat on the bank at 3 p.m. today. Then he left!\nmoney\tThe bank is shut.\n",
+                    encoding="utf-8")
+    sentences = read_sentences(path, split="prose", labels=True)
+    assert sentences.texts == ("Mr. Smith sat on the bank at 3 p.m. today.", "Then he left!", "The bank is shut.")
+    assert sentences.labels == ("river", "river", "money")
+
+
+def test_layer_token_and_k_out_of_range_are_clear_errors(tmp_path, corpus_file, embedded):
+    build_index(embedded, read_sentences(corpus_file), tmp_path / "index", layers=[0, 6])
+    index, query = CorpusIndex(tmp_path / "index", embedded), analyze(embedded, QUERY)
+    for token, layer, k, message in ((99, 6, 5, "out of range"), (1, 3, 5, "holds layers 0, 6"), (1, 6, 0, "k must")):
+        with pytest.raises(InputError, match=message):
+            index.search(query, token, layer, k)
+    with pytest.raises(InputError, match="Layers run from 0"):
+        build_index(embedded, read_sentences(corpus_file), tmp_path / "more", layers=[7])
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bertviz_core", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_the_command_line_indexes_and_searches(tmp_path, corpus_file, embedded):
+    built = cli("index", str(corpus_file), "--model", "embedded", "--out", str(tmp_path / "index"), "--layers", "0,4")
+    assert built.returncode == 0, built.stderr
+    found = cli("search", str(tmp_path / "index"), QUERY, "--token", "5", "--layer", "4", "--top-k", "3", "--json")
+    assert found.returncode == 0, found.stderr
+    result = json.loads(found.stdout)
+    expected = CorpusIndex(tmp_path / "index", embedded).search(analyze(embedded, QUERY), 5, 4, 3)
+    assert result == json.loads(json.dumps(expected.as_json()))
+    assert result["query_token"] == {"index": 5, "token": "bank"} and len(result["matches"]) == 3
+    grouped = cli("occurrences", str(tmp_path / "index"), "bank", "--layer", "4", "--json")
+    assert grouped.returncode == 0 and sum(map(len, json.loads(grouped.stdout)["groups"])) == 6
+
+
+@pytest.mark.parametrize("args, message", [
+    (["search", "{index}", QUERY, "--token", "99", "--layer", "4"], "out of range"),
+    (["search", "{index}", QUERY, "--token", "1", "--layer", "2"], "holds layers 0, 4"),
+    (["search", "{index}", QUERY, "--token", "1", "--layer", "4", "--top-k", "0"], "k must"),
+    (["search", "{missing}", QUERY, "--token", "1", "--layer", "4"], "no corpus index"),
+    (["occurrences", "{index}", "zebra", "--layer", "4"], "does not occur"),
+    (["index", "{missing}", "--out", "{new}", "--model", "embedded"], "is not a file"),
+    (["index", "{corpus}", "--out", "{new}", "--layers", "0,99", "--model", "embedded"], "Layers run from 0"),
+])
+def test_bad_command_line_input_is_one_line_and_exit_2(tmp_path, corpus_file, embedded, capsys, args, message):
+    folder = tmp_path / "index"
+    build_index(embedded, read_sentences(corpus_file), folder, layers=[0, 4])
+    filled = [a.format(index=folder, missing=tmp_path / "nowhere", new=tmp_path / "new", corpus=corpus_file)
+              for a in args]
+    assert main(filled) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1
