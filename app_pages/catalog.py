@@ -41,6 +41,9 @@ PAGES = (
              "“bank” of a river versus a bank that lends", ("sentences", "word", "context_layer")),
     PageInfo("app_pages/applications.py", "Applications", ":material/school:", "applications",
              "train a classification head, compare sentences", ("examples", "pooling", "compare")),
+    PageInfo("app_pages/corpus.py", "Corpus search", ":material/manage_search:", "corpus",
+             "where else a whole corpus holds a token like this one, layer by layer",
+             ("corpus", "corpus_folder", "corpus_token", "corpus_layer", "corpus_k")),
 )
 
 MLM_MODELS = ("offline", "bert-base-uncased", "distilbert-base-uncased", "roberta-base", "albert-base-v2",

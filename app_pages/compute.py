@@ -13,7 +13,8 @@ import gc
 import os
 from contextlib import nullcontext
 from dataclasses import replace
-from typing import Callable, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -24,9 +25,14 @@ from bertviz_core.cache import BoundedCache
 from bertviz_core.charts import figure_bytes
 from bertviz_core.loading import default_choice
 
+if TYPE_CHECKING:  # FAISS and Parquet cost a server 33 MB: imported when the Corpus page first runs
+    from bertviz_core.corpus import CorpusIndex, Sentences
+
 ANALYSIS_CACHE_MB = int(os.environ.get("BERT_LENS_CACHE_MB", "400"))
 RESULTS_CACHE_MB = 100
 FIGURES_CACHE_MB = 30  # two dozen 512-token heatmaps or hundreds of short ones, within the server's 1.5 GB
+CORPUS_CACHE_MB = 150  # open corpus indexes: each holds its metadata and at most CORPUS_LAYERS layers' FAISS index
+CORPUS_LAYERS = 2
 
 Result = TypeVar("Result")
 
@@ -114,6 +120,41 @@ def figure(key: tuple, build: Callable[[], go.Figure]) -> go.Figure:
     """A figure built once for everyone who asks with the same ``key`` (a name, what it was drawn from, and its
     settings): building a Plotly figure costs more server time than sending it. Never changed once built."""
     return figures_cache().get_or_compute(key, build)
+
+
+@st.cache_resource
+def corpus_indexes() -> BoundedCache:
+    """Corpus indexes opened for searching, shared by every session; a build under way is found here too, so a
+    second visitor waits for it instead of starting another."""
+    return BoundedCache(max_bytes=CORPUS_CACHE_MB * 1_000_000)
+
+
+def corpus_index(model: LoadedModel, sentences: Sentences, folder: Path) -> CorpusIndex:
+    """The index of ``sentences`` in ``folder``: open, opened from disk, or built there first with a progress bar
+    (the build holds the model's lock one batch at a time, so other visitors' pages keep working)."""
+    from bertviz_core.corpus.library import opened
+
+    key = ("corpus", model.location, str(folder))
+    found = corpus_indexes().get(key)
+    if found is not None:
+        return found
+    bar = st.progress(0.0, text="Opening the corpus index…")
+
+    def progress(done: int, total: int, what: str) -> None:
+        bar.progress(done / total, text=f"Indexing the corpus (first time only): {done:,} of {total:,} {what}")
+
+    index = corpus_indexes().get_or_compute(key, lambda: opened(model, sentences, folder, progress, CORPUS_LAYERS))
+    bar.empty()
+    return_freed_memory()
+    return index
+
+
+def opened_corpus_index(model: LoadedModel, folder: Path) -> CorpusIndex:
+    """A finished index in an operator's folder (built by the command line or on Ray), opened once."""
+    from bertviz_core.corpus import CorpusIndex
+
+    return _cached(corpus_indexes(), ("corpus", model.location, str(folder)), "Opening the corpus index…",
+                   lambda: CorpusIndex(folder, model, keep_layers=CORPUS_LAYERS))
 
 
 def norms(model: LoadedModel, of: Analysis) -> NormMaps:

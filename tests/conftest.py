@@ -9,6 +9,8 @@ from pathlib import Path
 # and the browser tests' app server inherit them.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_CACHE"] = tempfile.mkdtemp(prefix="bert-lens-hub-cache-")
+# Corpus indexes the app builds go to a fresh folder too: built once per test session, never the user's own.
+os.environ["BERT_LENS_INDEX_DIR"] = tempfile.mkdtemp(prefix="bert-lens-indexes-")
 
 import pytest  # noqa: E402
 

@@ -215,3 +215,20 @@ def test_no_page_has_a_bare_string_that_streamlit_would_draw(script):
     statement included (a constant's docstring once showed above the Masked LM page's title)."""
     body = ast.parse((Path(APP).parent / script).read_text(encoding="utf-8")).body
     assert not [node.lineno for node in body[1:] if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)]
+
+
+def test_corpus_page_searches_the_shipped_corpus_from_the_first_content_word():
+    app = open_app("app_pages/corpus.py")
+    said = " ".join(markdown.value for markdown in app.markdown)
+    headings = " ".join(h.value.replace("\\", "") for h in app.subheader)
+    assert "The 10 corpus tokens closest to “bank” (token 2) at layer 6" in headings
+    assert said.count("**bank**") >= 10  # the shipped corpus has ten "bank"s, each shown in its sentence
+    assert [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in app.get("plotly_chart")] == [
+        "Which words the 10 matches are (layer 6)", "The matches, layer by layer"]
+    app.pills(key="corpus_token").set_value(5).run()  # "river"
+    app.slider(key="corpus_layer").set_value(0)
+    app.slider(key="corpus_k").set_value(3).run()
+    assert not app.exception
+    headings = " ".join(h.value.replace("\\", "") for h in app.subheader)
+    assert "The 3 corpus tokens closest to “river” (token 5) at layer 0" in headings
+    assert (app.query_params["corpus_token"], app.query_params["corpus_layer"]) == ("5", "0")

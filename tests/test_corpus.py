@@ -4,6 +4,7 @@ builds resume, and every bad input is a clear error."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -18,7 +19,8 @@ from transformers import AutoModel, AutoTokenizer
 
 from bertviz_core import InputError, analyze, load_model
 from bertviz_core.__main__ import main
-from bertviz_core.corpus import CorpusIndex, CorpusIndexError, build_index, read_sentences, store
+from bertviz_core.corpus import CorpusIndex, CorpusIndexError, build_index, query_word, read_sentences, store
+from bertviz_core.corpus.library import UPLOADS, evict_uploads, index_folder, shipped_sentences, token_count
 from bertviz_core.corpus.encode import split_token_ids
 
 from tiny_models import save_tiny_model
@@ -258,3 +260,38 @@ def test_bad_command_line_input_is_one_line_and_exit_2(tmp_path, corpus_file, em
     assert main(filled) == 2
     error = capsys.readouterr().err
     assert message in error and error.count("\n") == 1
+
+
+def test_across_layers_searches_every_layer_and_keeps_only_the_layers_it_may(tmp_path, corpus_file, embedded):
+    build_index(embedded, read_sentences(corpus_file), tmp_path / "index", layers=[0, 3, 6])
+    index, query = CorpusIndex(tmp_path / "index", embedded, keep_layers=2), analyze(embedded, QUERY)
+    across = index.across_layers(query, 5, 4)
+    assert [result.layer for result in across] == [0, 3, 6]
+    assert across == tuple(CorpusIndex(tmp_path / "index", embedded).search(query, 5, layer, 4) for layer in (0, 3, 6))
+    assert list(index._layers) == [3, 6]  # the least recently searched layer was let go
+
+
+def test_query_words_and_word_counts(tmp_path, corpus_file, embedded):
+    build_index(embedded, read_sentences(corpus_file), tmp_path / "index", layers=[1])
+    index = CorpusIndex(tmp_path / "index", embedded)
+    query = analyze(embedded, "Unaffable bankers", "the second text")
+    pieces = [n for n, word in enumerate(query.word_ids) if word == 0]
+    assert len(pieces) > 1 and {query_word(query, n) for n in pieces} == {"Unaffable"}
+    assert [query_word(query, n) for n in (0, pieces[-1] + 1, query.tokens.index("second"))] == [
+        "[CLS]", "bankers", "second"]
+    assert (index.count("BANK"), index.count("banks"), index.count("zebra")) == (6, 1, 0)
+
+
+def test_the_library_keeps_one_folder_per_model_and_corpus_and_evicts_old_uploads(tmp_path, embedded, offline):
+    sentences = shipped_sentences()
+    assert len(sentences) == 440 and {"bert-lens", "wikipedia"} <= set(sentences.labels)
+    assert index_folder(tmp_path, embedded, sentences) != index_folder(tmp_path, offline, sentences)
+    first = sentences.part(0, 20)
+    assert token_count(embedded, first) == sum(analyze(embedded, text).num_tokens - 2 for text in first.texts)
+    uploads = tmp_path / UPLOADS
+    for age, name in enumerate(("newest", "middle", "oldest")):
+        (uploads / name).mkdir(parents=True)
+        (uploads / name / "data").write_bytes(b"x" * 1000)
+        os.utime(uploads / name, (1_000_000 - age, 1_000_000 - age))
+    removed = evict_uploads(tmp_path, max_bytes=1500, keep=uploads / "oldest")
+    assert [folder.name for folder in removed] == ["middle", "newest"] and (uploads / "oldest").exists()

@@ -73,8 +73,11 @@ def test_comparing_a_second_version_runs_it_once(passes):
                               lambda a: a.slider(key="context_layer").set_value(3)]),
     ("app_pages/applications.py", [lambda a: a.radio(key="pooling").set_value("cls"),
                                    lambda a: a.radio(key="pooling").set_value("mean")]),
+    ("app_pages/corpus.py", [lambda a: a.slider(key="corpus_layer").set_value(2),
+                             lambda a: a.slider(key="corpus_k").set_value(4),
+                             lambda a: a.pills(key="corpus_token").set_value(1)]),
     *[(page.script, [lambda a: a]) for page in (HOME, *PAGES) if page.script not in
-      ("app_pages/qkv.py", "app_pages/context.py", "app_pages/applications.py")],
+      ("app_pages/qkv.py", "app_pages/context.py", "app_pages/applications.py", "app_pages/corpus.py")],
 ])
 def test_every_page_rereads_without_running_the_model(passes, page, changes):
     app = open_app(page, text="Otters slide down the muddy river bank.")

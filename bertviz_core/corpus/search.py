@@ -3,6 +3,7 @@ sentence, and every occurrence of a word grouped by what the model makes of it (
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,8 +90,11 @@ class CorpusIndex:
     60 bytes a token) and each layer's FAISS index once searched (exact: 4 bytes per dimension and token;
     compressed: one byte per 8 dimensions, its exact vectors memory-mapped from disk)."""
 
-    def __init__(self, directory: str | Path, model: LoadedModel):
+    def __init__(self, directory: str | Path, model: LoadedModel, keep_layers: int | None = None):
+        """``keep_layers``: how many layers' FAISS indexes stay loaded (the least recently searched goes first);
+        None keeps every layer searched."""
         self.directory = Path(directory)
+        self.keep_layers = keep_layers
         self.manifest: Manifest = read_manifest(self.directory)
         check_model(self.manifest, model)
         self.model_name = model.name
@@ -98,8 +102,8 @@ class CorpusIndex:
         self.ids = self.metadata.column("id").to_numpy()
         sentences = pq.read_table(self.directory / "sentences.parquet")
         self.sentences, self.labels = sentences.column("text").to_pylist(), sentences.column("label").to_pylist()
-        self._indexes: dict[int, faiss.Index] = {}
-        self._stored: dict[int, np.ndarray] = {}
+        self._layers: dict[int, tuple[faiss.Index, np.ndarray | None]] = {}
+        self._lock = threading.Lock()
 
     @property
     def layers(self) -> list[int]:
@@ -108,7 +112,7 @@ class CorpusIndex:
     @property
     def nbytes(self) -> int:
         """Memory held: metadata, sentences and the FAISS indexes loaded so far (not the memory-mapped vectors)."""
-        indexes = sum(self.manifest.data["indexes"][str(layer)]["bytes"] for layer in self._indexes)
+        indexes = sum(self.manifest.data["indexes"][str(layer)]["bytes"] for layer in list(self._layers))
         return self.metadata.nbytes + sum(map(len, self.sentences)) + indexes
 
     def search(self, query: Analysis, token: int, layer: int, k: int = 10) -> SearchResult:
@@ -122,16 +126,28 @@ class CorpusIndex:
         return SearchResult(self.model_name, layer, token, query.tokens[token],
                             tuple(self._match(row, score) for row, score in zip(rows, scores)))
 
+    def across_layers(self, query: Analysis, token: int, k: int = 10) -> tuple[SearchResult, ...]:
+        """The same search at every layer of the index, in layer order."""
+        return tuple(self.search(query, token, layer, k) for layer in self.layers)
+
     def occurrences(self, word: str, layer: int, groups: int | None = None) -> WordGroups:
         """Every occurrence of ``word`` (whole words, any case) at ``layer``, in ``groups`` groups, or in the number
         of groups (2 to 8) that separates them best (silhouette)."""
         self._check(layer, 1)
-        rows = np.flatnonzero(pc.equal(pc.utf8_lower(self.metadata.column("word")), word.strip().lower()))
+        rows = self._word_rows(word)
         if len(rows) == 0:
             raise InputError(f"“{word}” does not occur in this corpus.")
         places, vectors = self._word_vectors(rows, layer)
         labels, silhouette = _clusters(vectors, groups)
         return WordGroups(word, layer, _grouped(self, places, vectors, labels), silhouette)
+
+    def count(self, word: str) -> int:
+        """How many times ``word`` (a whole word, any case) occurs in the corpus."""
+        rows = self._word_rows(word)
+        return len({(self._column("sentence_id", row), self._column("word_index", row)) for row in rows})
+
+    def _word_rows(self, word: str) -> np.ndarray:
+        return np.flatnonzero(pc.equal(pc.utf8_lower(self.metadata.column("word")), word.strip().lower()))
 
     # -- searching ------------------------------------------------------------------------------------------------
 
@@ -143,33 +159,41 @@ class CorpusIndex:
 
     def _nearest(self, vector: np.ndarray, layer: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(exact cosines, metadata rows) of the k nearest tokens, best first."""
-        index = self._index(layer)
-        rerank = layer in self._stored
-        scores, ids = index.search(vector, k * RERANK if rerank else k)
+        index, stored = self._layer(layer)
+        scores, ids = index.search(vector, k * RERANK if stored is not None else k)
         rows = np.searchsorted(self.ids, ids[0][ids[0] >= 0])
-        if rerank:  # candidates from the compressed index, scored again against their stored vectors
-            scores = self._stored[layer][rows] @ vector[0]
+        if stored is not None:  # candidates from the compressed index, scored again against their stored vectors
+            scores = stored[rows] @ vector[0]
             best = np.argsort(-scores, kind="stable")[:k]
             return scores[best], rows[best]
         return scores[0][:len(rows)], rows
 
-    def _index(self, layer: int) -> faiss.Index:
-        if layer not in self._indexes:
-            entry = self.manifest.data["indexes"][str(layer)]
-            try:
-                index = faiss.read_index(str(self.directory / entry["file"]))
-                if entry["kind"] == "compressed":
-                    faiss.extract_index_ivf(index).nprobe = NPROBE
-                    self._stored[layer] = np.load(self.directory / f"layer-{layer}.npy", mmap_mode="r")
-            except (RuntimeError, OSError, ValueError) as error:
-                raise CorpusIndexError(f"The index of layer {layer} in {self.directory} is damaged: "
-                                       f"{str(error).splitlines()[0]}") from None
-            stored = self._stored.get(layer, self.ids)
-            if index.ntotal != len(self.ids) or len(stored) != len(self.ids):
-                raise CorpusIndexError(f"The index of layer {layer} in {self.directory} is damaged: "
-                                       f"{index.ntotal:,} vectors for {len(self.ids):,} tokens.")
-            self._indexes[layer] = index
-        return self._indexes[layer]
+    def _layer(self, layer: int) -> tuple[faiss.Index, np.ndarray | None]:
+        """Layer ``layer``'s FAISS index and, for a compressed one, its memory-mapped exact vectors; loaded once
+        and kept while ``keep_layers`` allows (sessions share this object, hence the lock)."""
+        with self._lock:
+            if layer in self._layers:
+                self._layers[layer] = self._layers.pop(layer)  # most recently used last
+            else:
+                self._layers[layer] = self._load(layer)
+                while self.keep_layers is not None and len(self._layers) > max(1, self.keep_layers):
+                    del self._layers[next(iter(self._layers))]
+            return self._layers[layer]
+
+    def _load(self, layer: int) -> tuple[faiss.Index, np.ndarray | None]:
+        entry, stored = self.manifest.data["indexes"][str(layer)], None
+        try:
+            index = faiss.read_index(str(self.directory / entry["file"]))
+            if entry["kind"] == "compressed":
+                faiss.extract_index_ivf(index).nprobe = NPROBE
+                stored = np.load(self.directory / f"layer-{layer}.npy", mmap_mode="r")
+        except (RuntimeError, OSError, ValueError) as error:
+            raise CorpusIndexError(f"The index of layer {layer} in {self.directory} is damaged: "
+                                   f"{str(error).splitlines()[0]}") from None
+        if index.ntotal != len(self.ids) or (stored is not None and len(stored) != len(self.ids)):
+            raise CorpusIndexError(f"The index of layer {layer} in {self.directory} is damaged: "
+                                   f"{index.ntotal:,} vectors for {len(self.ids):,} tokens.")
+        return index, stored
 
     def _match(self, row: int, score: float) -> Match:
         meta = {name: self._column(name, row) for name in ("sentence_id", "token_index", "token", "word", "start", "end")}
@@ -192,13 +216,20 @@ class CorpusIndex:
 
     def _unit_vectors(self, rows: np.ndarray, layer: int) -> np.ndarray:
         """The stored unit vectors of metadata ``rows``: from the exact index, or the memory-mapped file."""
-        index = self._index(layer)
-        if layer in self._stored:
-            return np.asarray(self._stored[layer][rows])
-        return index.reconstruct_batch(self.ids[rows])
+        index, stored = self._layer(layer)
+        return np.asarray(stored[rows]) if stored is not None else index.reconstruct_batch(self.ids[rows])
 
     def _column(self, name: str, row: int):
         return self.metadata.column(name)[int(row)].as_py()
+
+
+def query_word(analysis: Analysis, token: int) -> str:
+    """The whole word token ``token`` is part of, as written (a special token stands for itself)."""
+    if analysis.special_mask[token]:
+        return analysis.tokens[token]
+    pieces = (analysis.word_ids == analysis.word_ids[token]) & (analysis.segment_ids == analysis.segment_ids[token])
+    text = analysis.text_pair if analysis.segment_ids[token] else analysis.text
+    return text[int(analysis.offsets[pieces, 0].min()):int(analysis.offsets[pieces, 1].max())]
 
 
 def _clusters(vectors: np.ndarray, groups: int | None) -> tuple[np.ndarray, float | None]:

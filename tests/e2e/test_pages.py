@@ -19,6 +19,7 @@ CHARTS = {  # path -> charts the page draws for a one-sentence input
     "qkv": 8,
     "context": 3,
     "applications": 1,
+    "corpus": 2,
 }
 
 

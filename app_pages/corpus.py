@@ -1,0 +1,131 @@
+"""Corpus search: the tokens of a whole corpus whose hidden state at a chosen layer is closest to one token of the
+sentence, shown in their sentences; and how the matches change from layer to layer."""
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from app_pages import compute
+from app_pages.sidebar import current_analysis, current_lens, local_paths_allowed
+from app_pages.state import url_choice, url_pills, url_slider, url_text
+from app_pages.text import md
+from bertviz_core import InputError
+from bertviz_core.attention import is_content
+from bertviz_core.charts.corpus import matched_words, matches_across_layers
+from bertviz_core.corpus import CorpusIndex, query_word, read_sentences
+from bertviz_core.corpus.library import (UPLOADS, evict_uploads, index_folder, index_root, shipped_sentences,
+                                         token_count)
+
+UPLOAD_TOKENS = 20_000  # indexed on the shared server; bigger corpora go through the command line or Ray
+UPLOADS_MB = 500  # disk kept for visitors' uploaded indexes, the least recently used evicted first
+SOURCES = {"shipped": "Shipped: 440 sentences no model here trained on", "upload": "Upload a text file",
+           "folder": "An index folder on this server"}
+
+
+def chosen_corpus(model) -> CorpusIndex:
+    """The index the visitor chose: the shipped corpus, their own upload (never in the URL, so a shared link never
+    opens someone else's), or, where the operator allows it, an index folder built by the command line or Ray."""
+    sources = ["shipped", "upload"] + (["folder"] if local_paths_allowed() else [])
+    source = url_choice("corpus", "Corpus", sources, "shipped", horizontal=True, format_func=SOURCES.get)
+    if source == "shipped":
+        sentences = shipped_sentences()
+        return compute.corpus_index(model, sentences, index_folder(index_root(), model, sentences))
+    if source == "folder":
+        folder = url_text("corpus_folder", "Index folder (built by `python -m bertviz_core index`)", "").strip()
+        if not folder:
+            st.stop()
+        return compute.opened_corpus_index(model, Path(folder))
+    return uploaded_corpus(model)
+
+
+def uploaded_corpus(model) -> CorpusIndex:
+    upload = st.file_uploader(f"A UTF-8 .txt file, one sentence per line (at most {UPLOAD_TOKENS:,} tokens)",
+                              type=["txt"])
+    prose = st.checkbox("The file is prose: split it into sentences")
+    if upload is None:
+        st.stop()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "corpus.txt"
+        path.write_bytes(upload.getvalue())
+        sentences = read_sentences(path, "prose" if prose else "lines")
+    tokens = token_count(model, sentences)
+    if tokens > UPLOAD_TOKENS:
+        raise InputError(f"This file has {tokens:,} tokens; the app indexes at most {UPLOAD_TOKENS:,}. Index bigger "
+                         "corpora with `python -m bertviz_core index` and open the folder here.")
+    folder = index_folder(index_root() / UPLOADS, model, sentences)
+    evict_uploads(index_root(), UPLOADS_MB * 1_000_000, keep=folder)
+    return compute.corpus_index(model, sentences, folder)
+
+
+def first_content_token(analysis) -> int:
+    return next((i for i in range(analysis.num_tokens) if is_content(analysis, i)), 1 if analysis.num_tokens > 2 else 0)
+
+
+def marked(sentence: str, start: int, end: int) -> str:
+    """The sentence as literal text, its span in bold (never HTML)."""
+    return f"{md(sentence[:start])}**{md(sentence[start:end])}**{md(sentence[end:])}"
+
+
+def show_matches(result) -> None:
+    for rank, match in enumerate(result.matches, start=1):
+        label = f" · {md(match.label)}" if match.label else ""
+        st.markdown(f"{rank}\\. `{match.score:.3f}`{label} — {marked(match.sentence, match.start, match.end)}")
+
+
+model = current_lens().model
+analysis = current_analysis()
+st.title("Corpus search")
+st.markdown("Every token of a corpus, run through the model, leaves a vector at each layer. Pick a token of your "
+            "sentence: the corpus tokens whose vectors are closest to it (cosine similarity) show where else the "
+            "model reads a token the same way. At the embedding output (layer 0) that is mostly the same word; "
+            "deeper layers mix in the context, so a match may be the same word in the same sense, another sense, or "
+            "another word altogether: the charts below show which this model does.")
+try:
+    index = chosen_corpus(model)
+except InputError as error:
+    st.error(md(str(error)))
+    st.stop()
+st.caption(md(f"{index.manifest.data['tokens']:,} tokens of {index.manifest.data['corpus']['sentences']:,} "
+              f"sentences, indexed with {index.manifest.data['model']['name']}."))
+
+choices = [i for i in range(analysis.num_tokens) if not analysis.special_mask[i]] or [0]
+clicked = url_pills("corpus_token", "Click a token of the sentence", choices, [md(t) for t in analysis.tokens])
+token = clicked if clicked is not None else first_content_token(analysis)
+left, right = st.columns(2)
+layer = url_slider("corpus_layer", "Layer (0 = the embedding output)", index.layers[0], index.layers[-1],
+                   index.layers[-1], column=left)
+k = url_slider("corpus_k", "Matches", 1, 50, 10, column=right)
+word = query_word(analysis, token)
+occurs = index.count(word)
+st.caption(md(("Showing the first content word; click another token above. " if clicked is None else "")
+              + (f"“{word}” occurs {occurs:,} times in this corpus." if occurs else
+                 f"“{word}” does not occur in this corpus, so every match is another word.")))
+if layer not in index.layers:
+    st.info(f"This index holds layers {', '.join(map(str, index.layers))}; choose one of them.")
+    st.stop()
+
+key = (str(index.directory), *analysis.key, token)
+result = compute.derived(("corpus search", *key, layer, k), "Searching the corpus…",
+                         lambda: index.search(analysis, token, layer, k))
+st.subheader(md(f"The {k} corpus tokens closest to “{analysis.tokens[token]}” (token {token}) at layer {layer}"))
+show_matches(result)
+st.plotly_chart(matched_words(result, word))
+across = compute.derived(("corpus layers", *key, k), "Searching every layer…",
+                         lambda: index.across_layers(analysis, token, k))
+st.plotly_chart(matches_across_layers(across, word))
+st.caption(md(f"For each layer, the share of the {k} closest corpus tokens that are “{word}” itself, and how close "
+              "they are. A share that falls in deeper layers means the model now groups this token with other words "
+              "used in similar contexts; a share that stays high means it keeps reading the word as itself."))
+
+if occurs >= 2:
+    st.subheader(md(f"Every “{word}” in the corpus at layer {layer}, grouped by meaning"))
+    groups = compute.derived(("corpus groups", str(index.directory), word.lower(), layer),
+                             "Grouping the occurrences…", lambda: index.occurrences(word, layer))
+    st.markdown(md(f"k-means puts the {occurs} vectors of “{word}” into {len(groups.groups)} groups")
+                + (f" (silhouette {groups.silhouette:.2f}: 1 is well apart, 0 is overlapping)."
+                   if groups.silhouette is not None else "."))
+    for number, group in enumerate(groups.groups, start=1):
+        with st.expander(f"Group {number}: {len(group)} occurrences", expanded=number <= 2):
+            for place in group:
+                st.markdown(f"`{place.closeness:.2f}` {marked(place.sentence, place.start, place.end)}")

@@ -1,0 +1,69 @@
+"""Where the app keeps corpus indexes: one folder per (model, corpus) under a root that outlives the server process,
+so the first visitor's build serves every later visitor and every restart; uploaded corpora in their own corner,
+within a disk budget, the least recently used evicted first."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from ..analysis import InputError
+from ..loading import LoadedModel
+from .search import CorpusIndex
+from .store import Progress, build_index, model_fingerprint, read_manifest
+from .text import Sentences, read_sentences
+
+SHIPPED = tuple(Path(__file__).resolve().parents[1] / "corpus_data" / name for name in ("written.tsv", "held_out.tsv"))
+"""40 sentences written for BERT Lens, then 400 held out of the offline model's training; each labelled with its
+source (corpus_data/README.md)."""
+UPLOADS = "uploads"
+
+
+def shipped_sentences() -> Sentences:
+    parts = [read_sentences(path, labels=True) for path in SHIPPED]
+    return Sentences(sum((part.texts for part in parts), ()), sum((part.labels for part in parts), ()))
+
+
+def index_root() -> Path:
+    """``BERT_LENS_INDEX_DIR``, or the user's cache folder."""
+    return Path(os.environ.get("BERT_LENS_INDEX_DIR") or Path.home() / ".cache" / "bert-lens" / "indexes")
+
+
+def index_folder(root: Path, model: LoadedModel, sentences: Sentences) -> Path:
+    """The folder of this corpus indexed by this model: the names are checksums, so equal inputs meet again."""
+    return root / f"{model_fingerprint(model)[:16]}-{sentences.checksum[:16]}"
+
+
+def opened(model: LoadedModel, sentences: Sentences, folder: Path, progress: Progress | None = None,
+           keep_layers: int | None = None) -> CorpusIndex:
+    """The index in ``folder``: opened when finished, otherwise built (or a killed build resumed) first."""
+    try:
+        read_manifest(folder)
+    except InputError:
+        build_index(model, sentences, folder, source=str(folder.name), progress=progress)
+    os.utime(folder)  # the least recently used upload is evicted first
+    return CorpusIndex(folder, model, keep_layers=keep_layers)
+
+
+def token_count(model: LoadedModel, sentences: Sentences) -> int:
+    """Tokens the index would hold: every token but the special ones, up to the model's limit per sentence."""
+    encoded = model.tokenizer(list(sentences.texts), truncation=True, max_length=model.max_tokens,
+                              return_special_tokens_mask=True)
+    return sum(len(mask) - sum(mask) for mask in encoded["special_tokens_mask"])
+
+
+def evict_uploads(root: Path, max_bytes: int, keep: Path) -> list[Path]:
+    """Remove the least recently used upload indexes until those under ``root/uploads`` fit ``max_bytes``;
+    ``keep`` (the one being opened) stays. Returns what was removed."""
+    folders = sorted((f for f in (root / UPLOADS).glob("*") if f.is_dir()), key=lambda f: f.stat().st_mtime)
+    sizes = {folder: sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) for folder in folders}
+    total, removed = sum(sizes.values()), []
+    for folder in folders:
+        if total <= max_bytes:
+            break
+        if folder != keep:
+            shutil.rmtree(folder, ignore_errors=True)
+            total -= sizes[folder]
+            removed.append(folder)
+    return removed
