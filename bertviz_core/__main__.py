@@ -65,24 +65,26 @@ def _corpus_commands(commands, model_option: dict) -> None:
     index.add_argument("--labels", action="store_true", help="lines are label<TAB>sentence")
     index.set_defaults(run=_index)
 
-    search = commands.add_parser("search", help="the corpus tokens closest to one token of a sentence")
-    search.add_argument("index", help="index folder")
+    search = _index_reader(commands, "search", "the corpus tokens closest to one token of a sentence", _search)
     search.add_argument("text")
     search.add_argument("--token", type=int, required=True, help="token position, 0 = [CLS]")
-    search.add_argument("--layer", type=int, required=True, help="0 = the embedding output")
     search.add_argument("--top-k", type=int, default=10)
-    search.add_argument("--model", default=None, help="default: the model the index was built with")
-    search.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    search.set_defaults(run=_search)
 
-    occurrences = commands.add_parser("occurrences", help="every occurrence of a word, grouped by meaning")
-    occurrences.add_argument("index", help="index folder")
+    occurrences = _index_reader(commands, "occurrences", "every occurrence of a word, grouped by meaning",
+                                _occurrences)
     occurrences.add_argument("word")
-    occurrences.add_argument("--layer", type=int, required=True, help="0 = the embedding output")
     occurrences.add_argument("--groups", type=int, default=None, help="default: the best-separated count")
-    occurrences.add_argument("--model", default=None, help="default: the model the index was built with")
-    occurrences.add_argument("--json", action="store_true", help="print JSON instead of text")
-    occurrences.set_defaults(run=_occurrences)
+
+
+def _index_reader(commands, name: str, summary: str, run) -> argparse.ArgumentParser:
+    """A command that reads an index folder at one layer: the options every such command takes."""
+    reader = commands.add_parser(name, help=summary)
+    reader.add_argument("index", help="index folder")
+    reader.add_argument("--layer", type=int, required=True, help="0 = the embedding output")
+    reader.add_argument("--model", default=None, help="default: the model the index was built with")
+    reader.add_argument("--json", action="store_true", help="print JSON instead of text")
+    reader.set_defaults(run=run)
+    return reader
 
 
 def _layer_list(text: str) -> list[int]:
