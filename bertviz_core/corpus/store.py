@@ -131,15 +131,17 @@ def encode_shards(model: LoadedModel, sentences: Sentences, directory: Path, lay
     """The in-process build: one shard at a time, each written whole before the next begins."""
     for number, start in enumerate(range(0, len(sentences), shard_sentences)):
         stop = min(start + shard_sentences, len(sentences))
-        path = shard_path(directory, number)
-        if not path.exists():
-            write_whole(path, lambda temporary: pq.write_table(
-                encode_sentences(model, sentences.part(start, stop), start, layers), temporary))
+        if not shard_path(directory, number).exists():
+            write_shard(directory, number, encode_sentences(model, sentences.part(start, stop), start, layers))
         progress(stop, len(sentences), "sentences")
 
 
 def shard_path(directory: Path, number: int) -> Path:
     return directory / "shards" / f"{number:05d}.parquet"
+
+
+def write_shard(directory: Path, number: int, rows: pa.Table) -> None:
+    write_whole(shard_path(directory, number), lambda temporary: pq.write_table(rows, temporary))
 
 
 def write_whole(path: Path, write: Callable[[Path], None]) -> None:

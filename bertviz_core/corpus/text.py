@@ -36,22 +36,27 @@ class Sentences:
 def read_sentences(path: str | Path, split: str = "lines", labels: bool = False) -> Sentences:
     """The sentences of a UTF-8 text file. ``split="lines"``: each non-blank line is a sentence; ``"prose"``:
     paragraphs are cut into sentences by pySBD. With ``labels``, each line is ``label<TAB>text``."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} is not a file.")
+    return sentences_of(path.read_bytes(), str(path), split, labels)
+
+
+def sentences_of(data: bytes, name: str, split: str = "lines", labels: bool = False) -> Sentences:
+    """The sentences of a text file's bytes (``name`` is what error messages call it): the one reading of a corpus
+    file, on this machine or in a Ray task."""
     if split not in SPLITS:
         raise InputError(f"Unknown split {split!r}: choose one of {', '.join(SPLITS)}.")
-    lines = _text_lines(Path(path))
-    pairs = [_labelled(line, number) if labels else ("", line) for number, line in lines]
+    pairs = [_labelled(line, number) if labels else ("", line) for number, line in _text_lines(data, name)]
     if split == "prose":
         pairs = [(label, sentence) for label, text in pairs for sentence in _prose_sentences(text)]
     if not pairs:
-        raise InputError(f"{path} holds no sentences.")
+        raise InputError(f"{name} holds no sentences.")
     return Sentences(tuple(text for _, text in pairs), tuple(label for label, _ in pairs))
 
 
-def _text_lines(path: Path) -> list[tuple[int, str]]:
-    """(line number, stripped text) of every non-blank line; a missing, binary or empty file is an InputError."""
-    if not path.is_file():
-        raise InputError(f"{path} is not a file.")
-    data = path.read_bytes()
+def _text_lines(data: bytes, path: str) -> list[tuple[int, str]]:
+    """(line number, stripped text) of every non-blank line; binary or empty text is an InputError."""
     if b"\0" in data:
         raise InputError(f"{path} is a binary file, not text.")
     try:
