@@ -132,8 +132,10 @@ def corpus_indexes() -> BoundedCache:
 def corpus_index(model: LoadedModel, sentences: Sentences, folder: Path) -> CorpusIndex:
     """The index of ``sentences`` in ``folder``: open, opened from disk, or built there first with a progress bar
     (the build holds the model's lock one batch at a time, so other visitors' pages keep working)."""
+    import faiss
     from bertviz_core.corpus.library import opened
 
+    faiss.omp_set_num_threads(1)  # one query at a time per session: a second thread only adds its overhead
     key = ("corpus", model.location, str(folder))
     found = corpus_indexes().get(key)
     if found is not None:

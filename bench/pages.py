@@ -28,7 +28,7 @@ PAGES = {  # row label -> (path, extra query parameters): each page as a link op
     "attention, model view": ("attention", {"view": "Model view"}),
     "attention, rollout and norms": ("attention", {"view": "Rollout and norms"}),
     "masked-lm, token 1 clicked": ("masked-lm", {"masked": "1"}),
-    **{path: (path, {}) for path in ("qkv", "context", "applications")},
+    **{path: (path, {}) for path in ("qkv", "context", "applications", "corpus")},
 }
 STATE = ("() => [!!document.querySelector(\"[data-testid='stApp'][data-test-script-state='notRunning']\"), "
          "!!document.querySelector('h1'), document.querySelectorAll('[data-testid=stPlotlyChart]').length, "

@@ -17,9 +17,9 @@ from .text import Sentences
 TOKEN_BITS = 16
 """A token's FAISS id is ``sentence_id << TOKEN_BITS | token_index``: ids follow (sentence id, token index) order
 and name their token without a lookup table (no BERT-family model reads 65,536 tokens)."""
-BATCH_TOKENS = 4096
+BATCH_TOKENS = 2048
 """Padded tokens per forward pass (sentences are sorted by length first, so little of it is padding): with BERT-base's
-13 hidden states that is 160 MB of activations at a time."""
+13 hidden states that is 80 MB of activations at a time."""
 METADATA = pa.schema([("id", pa.int64()), ("sentence_id", pa.int64()), ("token_index", pa.int32()),
                       ("token", pa.string()), ("word", pa.string()), ("word_index", pa.int32()), ("start", pa.int32()),
                       ("end", pa.int32())])
@@ -74,19 +74,18 @@ def _batch_rows(model: LoadedModel, sentences: Sentences, encodings, batch: list
                 layers: Sequence[int]) -> pa.Table:
     names = [name for name in model.tokenizer.model_input_names if name in encodings]
     inputs = model.tokenizer.pad({name: [encodings[name][i] for i in batch] for name in names}, return_tensors="pt")
-    with model.lock, torch.inference_mode():  # one batch at a time: other users' pages wait for one batch at most
-        states = model.encoder(**inputs, output_hidden_states=True).hidden_states
-        chosen = torch.stack([states[layer] for layer in layers]).numpy()  # [layers, B, T, D]
     rows = [_sentence_rows(encodings, sentences, i, first_id) for i in batch]
-    keep = [(n, position) for n, (_, positions) in enumerate(rows) for position in positions]
-    batch_rows, positions = np.array([k[0] for k in keep]), np.array([k[1] for k in keep])
+    kept = torch.tensor([(n, p) for n, (_, positions) in enumerate(rows) for p in positions]).reshape(-1, 2)
     table = pa.table({name: [value for meta, _ in rows for value in meta[name]] for name in METADATA.names},
                      schema=METADATA)
-    for depth, layer in enumerate(layers):
-        vectors = np.ascontiguousarray(chosen[depth, batch_rows, positions], dtype=np.float32)  # [N, D]
+    with model.lock, torch.inference_mode():  # one batch at a time: other users' pages wait for one batch at most
+        states = model.encoder(**inputs, output_hidden_states=True).hidden_states
+        # Only the kept tokens of each chosen layer are copied: padding and special tokens never leave torch.
+        vectors = [states[layer][kept[:, 0], kept[:, 1]].numpy() for layer in layers]  # each [N, D]
+    for layer, layer_vectors in zip(layers, vectors):
         table = table.append_column(vector_column(layer), pa.FixedSizeListArray.from_arrays(
-            pa.array(vectors.reshape(-1)), vectors.shape[1]))
-        table = table.append_column(norm_column(layer), pa.array(np.linalg.norm(vectors, axis=1)))
+            pa.array(layer_vectors.reshape(-1)), layer_vectors.shape[1]))
+        table = table.append_column(norm_column(layer), pa.array(np.linalg.norm(layer_vectors, axis=1)))
     return table
 
 

@@ -34,9 +34,10 @@ from .encode import METADATA, encode_sentences, vector_column
 from .text import Sentences
 
 FORMAT = 1
-SHARD_SENTENCES = 2000
-"""Sentences per shard: a build holds one shard's rows at a time (about 40,000 tokens, 120 MB of vectors for the
-offline model's seven layers), whatever the corpus size."""
+SHARD_MB = 64
+"""A build holds one shard's rows at a time, whatever the corpus size: about this many MB of vectors (some 6,000
+tokens of the offline model at its seven layers, 1,600 of BERT-base at thirteen)."""
+SAMPLE_SENTENCES = 1000
 EXACT_UP_TO = 100_000
 """Up to this many vectors per layer the index is exact (flat inner product); above it, compressed (IVF-PQ) with
 its candidates re-ranked against the stored vectors. See bench/corpus.py for the measurements behind it."""
@@ -104,11 +105,12 @@ EncodeShards = Callable[[LoadedModel, Sentences, Path, list[int], int, Progress]
 
 
 def build_index(model: LoadedModel, sentences: Sentences, directory: str | Path, layers: list[int] | None = None,
-                *, source: str = "", shard_sentences: int = SHARD_SENTENCES, progress: Progress | None = None,
+                *, source: str = "", shard_sentences: int | None = None, progress: Progress | None = None,
                 encode: EncodeShards | None = None) -> Manifest:
     """Index every token of ``sentences`` at ``layers`` (default: all, 0 = the embedding output) in ``directory``,
     carrying on from the whole shards a killed build left there. Returns the finished manifest."""
     layers = checked_layers(model, layers)
+    shard_sentences = shard_sentences or sentences_per_shard(model, sentences, layers)
     directory = Path(directory)
     manifest = _started(model, sentences, directory, layers, source, shard_sentences)
     progress = progress or (lambda done, total, what: None)
@@ -124,6 +126,16 @@ def checked_layers(model: LoadedModel, layers: list[int] | None) -> list[int]:
     if wrong or not layers:
         raise InputError(f"Layers run from 0 (the embedding output) to {model.num_layers}; got {layers}.")
     return sorted(set(layers))
+
+
+def sentences_per_shard(model: LoadedModel, sentences: Sentences, layers: list[int]) -> int:
+    """Sentences whose vectors make about SHARD_MB, from the token count of the first SAMPLE_SENTENCES (so the same
+    corpus and model always give the same shards)."""
+    sample = sentences.part(0, SAMPLE_SENTENCES)
+    tokens = sum(map(len, model.tokenizer(list(sample.texts), truncation=True,
+                                          max_length=model.max_tokens)["input_ids"])) / len(sample)
+    per_sentence = tokens * len(layers) * model.config.hidden_size * 4
+    return max(1, int(SHARD_MB * 1_000_000 // per_sentence))
 
 
 def encode_shards(model: LoadedModel, sentences: Sentences, directory: Path, layers: list[int],
