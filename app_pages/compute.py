@@ -126,16 +126,17 @@ def figure(key: tuple, build: Callable[[], go.Figure]) -> go.Figure:
 def corpus_indexes() -> BoundedCache:
     """Corpus indexes opened for searching, shared by every session; a build under way is found here too, so a
     second visitor waits for it instead of starting another."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)  # each session searches one query at a time: a second thread only adds overhead
     return BoundedCache(max_bytes=CORPUS_CACHE_MB * 1_000_000)
 
 
 def corpus_index(model: LoadedModel, sentences: Sentences, folder: Path) -> CorpusIndex:
     """The index of ``sentences`` in ``folder``: open, opened from disk, or built there first with a progress bar
     (the build holds the model's lock one batch at a time, so other visitors' pages keep working)."""
-    import faiss
     from bertviz_core.corpus.library import opened
 
-    faiss.omp_set_num_threads(1)  # one query at a time per session: a second thread only adds its overhead
     key = ("corpus", model.location, str(folder))
     found = corpus_indexes().get(key)
     if found is not None:
