@@ -64,7 +64,7 @@ def _corpus_commands(commands, model_option: dict) -> None:
                        help="one sentence per line, or prose cut into sentences (pySBD)")
     index.add_argument("--labels", action="store_true", help="lines are label<TAB>sentence")
     index.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
-                       help="build on Ray: a local Ray, or the cluster at ADDRESS (pip install -r requirements-ray.txt)")
+                       help="build on Ray: a local Ray, or the cluster at ADDRESS (requirements-ray.txt)")
     index.set_defaults(run=_index)
 
     search = _index_reader(commands, "search", "the corpus tokens closest to one token of a sentence", _search)

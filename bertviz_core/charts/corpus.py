@@ -39,5 +39,6 @@ def matches_across_layers(results: tuple[SearchResult, ...], query_word: str) ->
     ])
     figure.update_layout(title="The matches, layer by layer", height=360, margin=dict(l=20, r=20, t=50, b=20),
                          xaxis=dict(title="layer (0 = embedding output)", tickmode="array", tickvals=layers),
-                         yaxis=dict(title="share / cosine", range=[min(0.0, *mean), 1.05]), legend=dict(orientation="h", y=-0.3))
+                         yaxis=dict(title="share / cosine", range=[min(0.0, *mean), 1.05]),
+                         legend=dict(orientation="h", y=-0.3))
     return figure

@@ -196,7 +196,8 @@ class CorpusIndex:
         return index, stored
 
     def _match(self, row: int, score: float) -> Match:
-        meta = {name: self._column(name, row) for name in ("sentence_id", "token_index", "token", "word", "start", "end")}
+        meta = {name: self._column(name, row)
+                for name in ("sentence_id", "token_index", "token", "word", "start", "end")}
         sentence_id = meta["sentence_id"]
         return Match(score=float(score), sentence=self.sentences[sentence_id], label=self.labels[sentence_id], **meta)
 
