@@ -18,6 +18,9 @@ SHIPPED = tuple(Path(__file__).resolve().parents[1] / "corpus_data" / name for n
 """40 sentences written for BERT Lens, then 400 held out of the offline model's training; each labelled with its
 source (corpus_data/README.md)."""
 UPLOADS = "uploads"
+SERVER_SHARD_MB = 32
+"""Shards of builds the app makes: within a shared server's memory (a BERT-base-sized server on the Corpus page peaks
+at 1.49 GB with them), at some cost in speed that a corpus of 20,000 tokens at most does not feel."""
 
 
 def shipped_sentences() -> Sentences:
@@ -41,7 +44,7 @@ def opened(model: LoadedModel, sentences: Sentences, folder: Path, progress: Pro
     try:
         read_manifest(folder)
     except InputError:
-        build_index(model, sentences, folder, source=str(folder.name), progress=progress)
+        build_index(model, sentences, folder, source=str(folder.name), shard_mb=SERVER_SHARD_MB, progress=progress)
     os.utime(folder)  # the least recently used upload is evicted first
     return CorpusIndex(folder, model, keep_layers=keep_layers)
 
