@@ -1,7 +1,6 @@
 """Corpus search: the tokens of a whole corpus whose hidden state at a chosen layer is closest to one token of the
 sentence, shown in their sentences; and how the matches change from layer to layer."""
 
-import tempfile
 from pathlib import Path
 
 import streamlit as st
@@ -13,9 +12,10 @@ from app_pages.text import md
 from bertviz_core import InputError
 from bertviz_core.attention import is_content
 from bertviz_core.charts.corpus import matched_words, matches_across_layers
-from bertviz_core.corpus import CorpusIndex, query_word, read_sentences
+from bertviz_core.corpus import CorpusIndex, query_word
 from bertviz_core.corpus.library import (UPLOADS, evict_uploads, index_folder, index_root, shipped_sentences,
                                          token_count)
+from bertviz_core.corpus.text import sentences_of
 
 UPLOAD_TOKENS = 20_000  # indexed on the shared server; bigger corpora go through the command line or Ray
 UPLOADS_MB = 500  # disk kept for visitors' uploaded indexes, the least recently used evicted first
@@ -45,10 +45,7 @@ def uploaded_corpus(model) -> CorpusIndex:
     prose = st.checkbox("The file is prose: split it into sentences")
     if upload is None:
         st.stop()
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "corpus.txt"
-        path.write_bytes(upload.getvalue())
-        sentences = read_sentences(path, "prose" if prose else "lines")
+    sentences = sentences_of(upload.getvalue(), upload.name, "prose" if prose else "lines")
     tokens = token_count(model, sentences)
     if tokens > UPLOAD_TOKENS:
         raise InputError(f"This file has {tokens:,} tokens; the app indexes at most {UPLOAD_TOKENS:,}. Index bigger "

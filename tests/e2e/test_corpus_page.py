@@ -45,3 +45,13 @@ def test_an_uploaded_corpus_is_searched_and_its_markup_shown_as_text(app_url, pa
     assert page.locator("a[href='http://x']").count() == 0  # no link made of the text
     assert "upload" in page.url and "hostile" not in page.url  # the file itself never goes in a link
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_a_binary_upload_is_a_clear_message(app_url, page, tmp_path):
+    binary = tmp_path / "notes.txt"
+    binary.write_bytes(b"\x00\x01\x02binary")
+    page.goto(f"{app_url}/corpus?corpus=upload")
+    wait_for_first_run(page)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(binary))
+    page.get_by_text("notes.txt is a binary file, not text.").wait_for()
+    assert page.locator("[data-testid='stException']").count() == 0
