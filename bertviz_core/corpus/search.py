@@ -86,9 +86,9 @@ class WordGroups:
 
 
 class CorpusIndex:
-    """A finished index opened for searching with the model that built it. Holds every token's metadata (about
-    60 bytes a token) and each layer's FAISS index once searched (exact: 4 bytes per dimension and token;
-    compressed: one byte per 8 dimensions, its exact vectors memory-mapped from disk)."""
+    """A finished index opened for searching with the model that built it. Holds every token's metadata (200 to 300
+    bytes a token, resident) and each layer's FAISS index once searched (exact: 4 bytes per dimension and token;
+    compressed: one byte per 8 dimensions and the lists' ids, its exact vectors memory-mapped from disk)."""
 
     def __init__(self, directory: str | Path, model: LoadedModel, keep_layers: int | None = None):
         """``keep_layers``: how many layers' FAISS indexes stay loaded (the least recently searched goes first);
