@@ -122,6 +122,7 @@ def build_index(model: LoadedModel, sentences: Sentences, directory: str | Path,
     shard_sentences = shard_sentences or sentences_per_shard(model, sentences, layers, shard_mb)
     directory = Path(directory)
     manifest = _started(model, sentences, directory, layers, source, shard_sentences)
+    _write_sentences(directory, sentences)
     progress = progress or (lambda done, total, what: None)
     (encode or encode_shards)(model, sentences, directory, layers, shard_sentences, progress)
     return _finished(manifest, directory, progress)
@@ -196,20 +197,24 @@ def _started(model: LoadedModel, sentences: Sentences, directory: Path, layers: 
     path = directory / "manifest.json"
     if path.exists():
         found = _read_manifest(path)
-        same = [key for key in ("format", "layers", "shard_sentences") if found.get(key) != wanted[key]]
-        same += [f"model {key}" for key in ("fingerprint",) if found["model"].get(key) != wanted["model"][key]]
-        same += [f"corpus {key}" for key in ("checksum",) if found["corpus"].get(key) != wanted["corpus"][key]]
-        if same:
-            raise CorpusIndexError(f"{directory} holds an index of another build ({', '.join(same)} differ); "
-                              "choose an empty folder.")
+        differ = [key for key in ("format", "layers", "shard_sentences") if found.get(key) != wanted[key]]
+        differ += ["model weights"] * (found["model"].get("fingerprint") != wanted["model"]["fingerprint"])
+        differ += ["corpus"] * (found["corpus"].get("checksum") != wanted["corpus"]["checksum"])
+        if differ:
+            raise CorpusIndexError(f"{directory} holds an index of another build ({', '.join(differ)} differ); "
+                                   "choose an empty folder.")
         return Manifest(path, found)
     if directory.exists() and any(directory.iterdir()):
         raise CorpusIndexError(f"{directory} is not empty and holds no index; choose an empty or new folder.")
-    write_whole(directory / "sentences.parquet", lambda temporary: pq.write_table(pa.table({
-        "sentence_id": pa.array(range(len(sentences)), pa.int64()), "text": sentences.texts,
-        "label": sentences.labels}), temporary))
-    _write_manifest(path, wanted)
+    _write_manifest(path, wanted)  # first: a folder with a manifest is this build's, whatever else a kill left out
     return Manifest(path, wanted)
+
+
+def _write_sentences(directory: Path, sentences: Sentences) -> None:
+    if not (directory / "sentences.parquet").exists():
+        write_whole(directory / "sentences.parquet", lambda temporary: pq.write_table(pa.table({
+            "sentence_id": pa.array(range(len(sentences)), pa.int64()), "text": sentences.texts,
+            "label": sentences.labels}), temporary))
 
 
 def _finished(manifest: Manifest, directory: Path, progress: Progress) -> Manifest:
