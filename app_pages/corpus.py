@@ -46,12 +46,13 @@ def uploaded_corpus(model) -> CorpusIndex:
     if upload is None:
         st.stop()
     sentences = sentences_of(upload.getvalue(), upload.name, "prose" if prose else "lines")
-    tokens = token_count(model, sentences)
-    if tokens > UPLOAD_TOKENS:
-        raise InputError(f"This file has {tokens:,} tokens; the app indexes at most {UPLOAD_TOKENS:,}. Index bigger "
-                         "corpora with `python -m bertviz_core index` and open the folder here.")
     folder = index_folder(index_root() / UPLOADS, model, sentences)
-    evict_uploads(index_root(), UPLOADS_MB * 1_000_000, keep=folder)
+    if not folder.exists():  # a new upload: checked and made room for once, not on every rerun of the page
+        tokens = token_count(model, sentences)
+        if tokens > UPLOAD_TOKENS:
+            raise InputError(f"This file has {tokens:,} tokens; the app indexes at most {UPLOAD_TOKENS:,}. Index "
+                             "bigger corpora with `python -m bertviz_core index` and open the folder here.")
+        evict_uploads(index_root(), UPLOADS_MB * 1_000_000, keep=folder)
     return compute.corpus_index(model, sentences, folder)
 
 

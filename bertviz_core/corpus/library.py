@@ -4,6 +4,7 @@ within a disk budget, the least recently used evicted first."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from pathlib import Path
@@ -23,7 +24,9 @@ SERVER_SHARD_MB = 32
 at 1.49 GB with them), at some cost in speed that a corpus of 20,000 tokens at most does not feel."""
 
 
+@functools.cache
 def shipped_sentences() -> Sentences:
+    """Read once per process: the Corpus page asks for them on every run."""
     parts = [read_sentences(path, labels=True) for path in SHIPPED]
     return Sentences(sum((part.texts for part in parts), ()), sum((part.labels for part in parts), ()))
 
