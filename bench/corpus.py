@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import faiss  # noqa: E402
 import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 import torch  # noqa: E402
@@ -50,7 +51,7 @@ from bertviz_core import LoadedModel, load_model  # noqa: E402
 from bertviz_core.corpus import CorpusIndex, Sentences, build_index, model_fingerprint, read_sentences  # noqa: E402
 from bertviz_core.corpus import search, store  # noqa: E402
 from bertviz_core.corpus.encode import (BATCH_TOKENS, METADATA, _length_batches, encode_sentences,  # noqa: E402
-                                        vector_column)
+                                        layer_vectors)
 from bertviz_core.corpus.store import (EncodeShards, encode_shards, model_spec, shard_path,  # noqa: E402
                                        shard_vectors)
 
@@ -138,7 +139,7 @@ class Cached:
 def cached_vectors(model: LoadedModel, tokens: int, layer: int) -> Cached:
     """Layer ``layer`` of the first ``tokens`` tokens of train.txt: encoded the first time, found in CACHE after."""
     sentences = train_sentences(model, tokens)
-    folder = CACHE / f"{model_fingerprint(model)[:12]}-layer{layer}-{sentences.checksum[:12]}"
+    folder = CACHE / f"{model_fingerprint(model)[:12]}-layer{layer}-{sentences.checksum[:12]}-v{store.FORMAT}"
     encode_shards(model, sentences, folder, [layer], CACHE_SHARD_SENTENCES, progress(f"vectors of {model.name}"))
     return Cached(folder, sentences, CACHE_SHARD_SENTENCES)
 
@@ -213,7 +214,7 @@ def build_table(names: list[str], tokens: int, repeat: int) -> None:
 def held_out_queries(model: LoadedModel, layer: int, count: int) -> np.ndarray:
     """Unit vectors [count, D] of tokens of the shipped corpus at ``layer``, drawn with a fixed seed."""
     table = encode_sentences(model, read_sentences(SHIPPED, labels=True), 0, [layer])
-    vectors = np.array(table.column(vector_column(layer)).to_pylist(), np.float32)
+    vectors = layer_vectors(table, layer)
     chosen = vectors[np.random.default_rng(0).choice(len(vectors), count, replace=False)]
     faiss.normalize_L2(chosen)
     return chosen
@@ -329,6 +330,7 @@ def held_bytes(folder: Path, spec: str, layer: int) -> dict[str, int]:
     CorpusIndex.nbytes then. The steps: model_fingerprint (once per loaded model); Arrow's first Parquet read (its
     modules, thread pools and allocator, once per process: one shard's metadata, read and dropped); opening the
     CorpusIndex (every token's metadata); loading its index of ``layer``."""
+    pa.set_memory_pool(pa.system_memory_pool())  # as the app does (app_pages/compute.py)
     model = load_model(spec)
     sizes = [resident_bytes()]
     model_fingerprint(model)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
@@ -21,7 +22,7 @@ from bertviz_core import InputError, analyze, load_model
 from bertviz_core.__main__ import main
 from bertviz_core.corpus import CorpusIndex, CorpusIndexError, build_index, query_word, read_sentences, store
 from bertviz_core.corpus.library import UPLOADS, evict_uploads, index_folder, shipped_sentences, token_count
-from bertviz_core.corpus.encode import split_token_ids
+from bertviz_core.corpus.encode import layer_vectors, split_token_ids
 
 from tiny_models import save_tiny_model
 
@@ -97,6 +98,39 @@ def test_faiss_ids_follow_sentence_and_token_order(tmp_path, corpus_file, embedd
     assert list(zip(sentence_ids, token_indexes)) == sorted(zip(sentence_ids, token_indexes))
     assert len(index.manifest.data["shards"]) == 3
     assert list(index.metadata.column("sentence_id").to_numpy()) == list(sentence_ids)
+
+
+def test_shards_hold_each_tokens_hidden_state_and_norm_as_transformers_computes_them(tmp_path, corpus_file,
+                                                                                     tiny_dirs):
+    model = load_model(str(tiny_dirs["bert"]))
+    build_index(model, read_sentences(corpus_file), tmp_path / "index", layers=[0, 2], shard_sentences=3)
+    rows = pa.concat_tables(pq.read_table(shard) for shard in sorted((tmp_path / "index" / "shards").iterdir()))
+    tokenizer, reference = AutoTokenizer.from_pretrained(model.location), AutoModel.from_pretrained(model.location)
+    for layer in (0, 2):
+        expected = []
+        for text in SENTENCES:  # one sentence at a time: no padding, no batching
+            encoded = tokenizer(text, return_tensors="pt", return_special_tokens_mask=True)
+            special = encoded.pop("special_tokens_mask")[0].bool()
+            with torch.no_grad():
+                expected.append(reference(**encoded, output_hidden_states=True).hidden_states[layer][0][~special])
+        expected = torch.cat(expected).numpy()
+        np.testing.assert_allclose(layer_vectors(rows, layer), expected, atol=1e-5)
+        np.testing.assert_allclose(rows.column(f"norm_{layer}").to_numpy(), np.linalg.norm(expected, axis=1),
+                                   rtol=1e-5)
+
+
+def test_a_failed_shard_write_stops_the_build_with_its_error(tmp_path, monkeypatch, corpus_file, embedded):
+    write = store.write_shard
+
+    def disk_full_at_the_second_shard(directory, number, rows):
+        if number == 1:
+            raise OSError("No space left on device")
+        write(directory, number, rows)
+
+    monkeypatch.setattr(store, "write_shard", disk_full_at_the_second_shard)
+    with pytest.raises(OSError, match="No space left"):
+        build_index(embedded, read_sentences(corpus_file), tmp_path / "index", layers=[1], shard_sentences=3)
+    assert [p.name for p in (tmp_path / "index" / "shards").iterdir()] == ["00000.parquet"]
 
 
 def test_a_compressed_index_reranks_its_candidates_to_exact_cosines(tmp_path, monkeypatch, embedded):

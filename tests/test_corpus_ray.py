@@ -13,7 +13,7 @@ import pytest
 
 from bertviz_core import analyze, load_model
 from bertviz_core.corpus import CorpusIndex, build_index, read_sentences, store
-from bertviz_core.corpus.encode import METADATA, vector_column
+from bertviz_core.corpus.encode import METADATA, layer_vectors
 from bertviz_core.corpus.on_ray import ray_encoder
 
 pytest.importorskip("ray")
@@ -38,9 +38,7 @@ def assert_same_shards(folder: Path, reference: Path) -> None:
         ours, theirs = pq.read_table(folder / "shards" / name), pq.read_table(reference / "shards" / name)
         assert ours.select(METADATA.names).equals(theirs.select(METADATA.names))
         for layer in LAYERS:
-            np.testing.assert_allclose(np.stack(ours.column(vector_column(layer)).to_numpy(zero_copy_only=False)),
-                                       np.stack(theirs.column(vector_column(layer)).to_numpy(zero_copy_only=False)),
-                                       atol=1e-5)
+            np.testing.assert_allclose(layer_vectors(ours, layer), layer_vectors(theirs, layer), atol=1e-5)
 
 
 def test_ray_writes_the_same_index_and_resumes_a_killed_build(tmp_path, monkeypatch, corpus, tiny_dirs):

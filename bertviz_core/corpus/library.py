@@ -12,7 +12,7 @@ from pathlib import Path
 from ..analysis import InputError
 from ..loading import LoadedModel
 from .search import CorpusIndex
-from .store import Progress, build_index, model_fingerprint, read_manifest
+from .store import FORMAT, Progress, build_index, model_fingerprint, read_manifest
 from .text import Sentences, read_sentences
 
 SHIPPED = tuple(Path(__file__).resolve().parents[1] / "corpus_data" / name for name in ("written.tsv", "held_out.tsv"))
@@ -21,7 +21,7 @@ source (corpus_data/README.md)."""
 UPLOADS = "uploads"
 SERVER_SHARD_MB = 32
 """Shards of builds the app makes: within a shared server's memory (a BERT-base-sized server on the Corpus page peaks
-at 1.49 GB with them), at some cost in speed that a corpus of 20,000 tokens at most does not feel."""
+at 1.43 GB with them), at some cost in speed that a corpus of 20,000 tokens at most does not feel."""
 
 
 @functools.cache
@@ -37,8 +37,9 @@ def index_root() -> Path:
 
 
 def index_folder(root: Path, model: LoadedModel, sentences: Sentences) -> Path:
-    """The folder of this corpus indexed by this model: the names are checksums, so equal inputs meet again."""
-    return root / f"{model_fingerprint(model)[:16]}-{sentences.checksum[:16]}"
+    """The folder of this corpus indexed by this model: the names are checksums, so equal inputs meet again, and an
+    index of an older format is not found but built anew beside it."""
+    return root / f"{model_fingerprint(model)[:16]}-{sentences.checksum[:16]}-v{FORMAT}"
 
 
 def opened(model: LoadedModel, sentences: Sentences, folder: Path, progress: Progress | None = None,

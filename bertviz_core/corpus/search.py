@@ -3,6 +3,7 @@ sentence, and every occurrence of a word grouped by what the model makes of it (
 
 from __future__ import annotations
 
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,9 +87,10 @@ class WordGroups:
 
 
 class CorpusIndex:
-    """A finished index opened for searching with the model that built it. Holds every token's metadata (200 to 300
-    bytes a token, resident) and each layer's FAISS index once searched (exact: 4 bytes per dimension and token;
-    compressed: one byte per 8 dimensions and the lists' ids, its exact vectors memory-mapped from disk)."""
+    """A finished index opened for searching with the model that built it. Holds every token's metadata (60 to 115
+    bytes a token resident on the system allocator, 230 on Arrow's default) and each layer's FAISS index once
+    searched (exact: 4 bytes per dimension and token; compressed: 120 to 320 bytes a token, its exact vectors
+    memory-mapped from disk). Measured by bench/corpus.py."""
 
     def __init__(self, directory: str | Path, model: LoadedModel, keep_layers: int | None = None):
         """``keep_layers``: how many layers' FAISS indexes stay loaded (the least recently searched goes first);
@@ -111,9 +113,13 @@ class CorpusIndex:
 
     @property
     def nbytes(self) -> int:
-        """Memory held: metadata, sentences and the FAISS indexes loaded so far (not the memory-mapped vectors)."""
+        """Memory held: metadata, token ids, sentences and labels as Python strings, and the FAISS indexes loaded so
+        far, by their file sizes (not the memory-mapped vectors). Resident memory is more: 100,000 tokens of the
+        offline model counted 66 bytes a token here besides the index and held 115 (system allocator, as the app
+        sets); a compressed index holds 1.4 times its file (bench/corpus.py)."""
         indexes = sum(self.manifest.data["indexes"][str(layer)]["bytes"] for layer in list(self._layers))
-        return self.metadata.nbytes + sum(map(len, self.sentences)) + indexes
+        strings = sum(map(sys.getsizeof, self.sentences)) + sum(map(sys.getsizeof, self.labels))
+        return self.metadata.nbytes + self.ids.nbytes + strings + indexes
 
     def search(self, query: Analysis, token: int, layer: int, k: int = 10) -> SearchResult:
         """The ``k`` corpus tokens closest to ``query``'s token ``token`` at ``layer``, best first."""
@@ -123,8 +129,7 @@ class CorpusIndex:
         vector = np.array(query.hidden_states[layer, token], np.float32)[None]  # [1, D]
         faiss.normalize_L2(vector)
         scores, rows = self._nearest(vector, layer, k)
-        return SearchResult(self.model_name, layer, token, query.tokens[token],
-                            tuple(self._match(row, score) for row, score in zip(rows, scores)))
+        return SearchResult(self.model_name, layer, token, query.tokens[token], self._matches(rows, scores))
 
     def across_layers(self, query: Analysis, token: int, k: int = 10) -> tuple[SearchResult, ...]:
         """The same search at every layer of the index, in layer order."""
@@ -143,8 +148,8 @@ class CorpusIndex:
 
     def count(self, word: str) -> int:
         """How many times ``word`` (a whole word, any case) occurs in the corpus."""
-        rows = self._word_rows(word)
-        return len({(self._column("sentence_id", row), self._column("word_index", row)) for row in rows})
+        return len({(row["sentence_id"], row["word_index"])
+                    for row in self._rows(self._word_rows(word), "sentence_id", "word_index")})
 
     def _word_rows(self, word: str) -> np.ndarray:
         return np.flatnonzero(pc.equal(pc.utf8_lower(self.metadata.column("word")), word.strip().lower()))
@@ -195,21 +200,21 @@ class CorpusIndex:
                                    f"{index.ntotal:,} vectors for {len(self.ids):,} tokens.")
         return index, stored
 
-    def _match(self, row: int, score: float) -> Match:
-        meta = {name: self._column(name, row)
-                for name in ("sentence_id", "token_index", "token", "word", "start", "end")}
-        sentence_id = meta["sentence_id"]
-        return Match(score=float(score), sentence=self.sentences[sentence_id], label=self.labels[sentence_id], **meta)
+    def _matches(self, rows: np.ndarray, scores: np.ndarray) -> tuple[Match, ...]:
+        found = self._rows(rows, "sentence_id", "token_index", "token", "word", "start", "end")
+        return tuple(Match(score=float(score), sentence=self.sentences[meta["sentence_id"]],
+                           label=self.labels[meta["sentence_id"]], **meta) for score, meta in zip(scores, found))
 
     # -- occurrences ----------------------------------------------------------------------------------------------
 
     def _word_vectors(self, rows: np.ndarray, layer: int) -> tuple[list[tuple[int, int, int]], np.ndarray]:
         """One unit vector per occurrence (the mean of its pieces' unit vectors), with (sentence id, start, end)."""
         unit = self._unit_vectors(rows, layer)
+        found = self._rows(rows, "sentence_id", "word_index", "start", "end")
         pieces: dict[tuple[int, int], list[int]] = {}
-        for n, row in enumerate(rows):
-            pieces.setdefault((self._column("sentence_id", row), self._column("word_index", row)), []).append(n)
-        places = [(sentence, self._column("start", rows[members[0]]), self._column("end", rows[members[-1]]))
+        for n, row in enumerate(found):
+            pieces.setdefault((row["sentence_id"], row["word_index"]), []).append(n)
+        places = [(sentence, found[members[0]]["start"], found[members[-1]]["end"])
                   for (sentence, _), members in pieces.items()]
         vectors = np.stack([unit[members].mean(axis=0) for members in pieces.values()]).astype(np.float32)
         faiss.normalize_L2(vectors)
@@ -220,8 +225,9 @@ class CorpusIndex:
         index, stored = self._layer(layer)
         return np.asarray(stored[rows]) if stored is not None else index.reconstruct_batch(self.ids[rows])
 
-    def _column(self, name: str, row: int):
-        return self.metadata.column(name)[int(row)].as_py()
+    def _rows(self, rows: np.ndarray, *names: str) -> list[dict]:
+        """Columns ``names`` of metadata ``rows``, one dict a row, taken in one go (a frequent word has thousands)."""
+        return self.metadata.select(list(names)).take(np.asarray(rows, np.int64)).to_pylist()
 
 
 def query_word(analysis: Analysis, token: int) -> str:
