@@ -3,7 +3,7 @@ kinds as the corpus grows (with the NPROBE and RERANK sweep behind the engine's 
 disk and in memory.
 
     .venv/bin/python bench/corpus.py [--parts build search bytes] [--models offline bert-base-sized]
-        [--build-tokens 20000] [--repeat 2] [--search-model offline] [--sizes 10000 100000 1000000]
+        [--build-tokens 20000] [--repeat 2] [--ray] [--search-model offline] [--sizes 10000 100000 1000000]
         [--queries 200] [--pq-dims 4 2] [--nprobes 8 16 32 64] [--reranks 10 20 40 80] [--bytes-tokens 100000]
 
 Text is real English: the first paragraphs of training/work/train.txt cut into sentences by pySBD, as many sentences
@@ -32,7 +32,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,8 +62,9 @@ CHARS_PER_TOKEN = 6
 """Paragraph characters read per token asked for (this English Wikipedia text gives about 5 per token)."""
 EXACT_UP_TO = {"exact": sys.maxsize, "compressed": 0}
 """store.EXACT_UP_TO that makes build_index write each kind of index."""
-ENCODERS: dict[str, EncodeShards] = {"in-process": encode_shards}
-"""The builds whose throughput is measured, by name; a local Ray's encoder (a later --ray) joins them here."""
+ENCODERS: dict[str, Callable[[Path], EncodeShards]] = {"in-process": lambda corpus: encode_shards}
+"""The builds whose throughput is measured, by name: each an encoder of the corpus file given (--ray adds a local
+Ray's)."""
 CACHE_SHARD_SENTENCES = 1000
 """Sentences a shard of cached vectors: the bench's own, so that changes to the engine's shard size leave the cache
 valid (an index built from it has the same shards, which only its build's memory depends on)."""
@@ -197,15 +198,30 @@ def build_table(names: list[str], tokens: int, repeat: int) -> None:
            "build tokens/s", "build s / bare s, shards", "build s / bare s, at once")
     for name in names:
         model = load(name)
-        sentences = train_sentences(model, tokens)
-        count = int(indexed_tokens(model, sentences).sum())
-        shard_sentences = store.sentences_per_shard(model, sentences, store.checked_layers(model, None),
-                                                  store.SHARD_MB)
-        for encoder, encode in ENCODERS.items():
-            by_shard, at_once, build = build_throughput(model, sentences, shard_sentences, encode, repeat)
-            row(f"{name} {model.num_layers}x{model.config.hidden_size}", encoder, f"{count:,}", shard_sentences,
-                f"{by_shard:.1f}", f"{at_once:.1f}", f"{build:.1f}", f"{count / build:,.0f}",
-                f"{build / by_shard:.2f}", f"{build / at_once:.2f}")
+        with tempfile.TemporaryDirectory() as folder:  # a Ray build reads its corpus from a file
+            corpus = Path(folder) / "corpus.txt"
+            corpus.write_text("\n".join(train_sentences(model, tokens).texts), encoding="utf-8")
+            sentences = read_sentences(corpus)
+            count = int(indexed_tokens(model, sentences).sum())
+            shard_sentences = store.sentences_per_shard(model, sentences, store.checked_layers(model, None),
+                                                      store.SHARD_MB)
+            for encoder, encoding in ENCODERS.items():
+                build_row(name, model, encoder, count, shard_sentences,
+                          build_throughput(model, sentences, shard_sentences, encoding(corpus), repeat))
+
+
+def build_row(name: str, model: LoadedModel, encoder: str, count: int, shard_sentences: int,
+              seconds: list[float]) -> None:
+    by_shard, at_once, build = seconds
+    row(f"{name} {model.num_layers}x{model.config.hidden_size}", encoder, f"{count:,}", shard_sentences,
+        f"{by_shard:.1f}", f"{at_once:.1f}", f"{build:.1f}", f"{count / build:,.0f}",
+        f"{build / by_shard:.2f}", f"{build / at_once:.2f}")
+
+
+def ray_build(corpus: Path) -> EncodeShards:
+    from bertviz_core.corpus.on_ray import ray_encoder
+
+    return ray_encoder(None, corpus, progress_bars=False)
 
 
 # -- 2. search latency and recall ------------------------------------------------------------------------------------
@@ -426,6 +442,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["offline", "bert-base-sized"], help="for build and bytes")
     parser.add_argument("--build-tokens", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=2, help="builds timed, best of this many")
+    parser.add_argument("--ray", action="store_true", help="time builds on a local Ray too (requirements-ray.txt)")
     parser.add_argument("--search-model", default="offline")
     parser.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--queries", type=int, default=200)
@@ -436,6 +453,8 @@ def main() -> None:
     parser.add_argument("--bytes-tokens", type=int, default=100_000)
     args = parser.parse_args()
     began = time.perf_counter()
+    if args.ray:
+        ENCODERS["local Ray"] = ray_build
     if "build" in args.parts:
         build_table(args.models, args.build_tokens, args.repeat)
     if "search" in args.parts:
