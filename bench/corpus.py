@@ -50,6 +50,7 @@ from bench.engine import interleaved  # noqa: E402
 from bertviz_core import LoadedModel, load_model  # noqa: E402
 from bertviz_core.corpus import CorpusIndex, Sentences, build_index, model_fingerprint, read_sentences  # noqa: E402
 from bertviz_core.corpus import search, store  # noqa: E402
+from bertviz_core.corpus.library import SERVER_SHARD_MB, shipped_sentences  # noqa: E402
 from bertviz_core.corpus.encode import (BATCH_TOKENS, METADATA, _length_batches, encode_sentences,  # noqa: E402
                                         layer_vectors)
 from bertviz_core.corpus.store import (EncodeShards, encode_shards, model_spec, shard_path,  # noqa: E402
@@ -406,14 +407,15 @@ def per_token_table(names: list[str], tokens: int) -> None:
 
 
 def shipped_table(names: list[str]) -> None:
-    sentences = read_sentences(SHIPPED, labels=True)
-    header(f"### The shipped corpus ({SHIPPED.name}, {len(sentences)} sentences) at every layer: one build, "
+    sentences = shipped_sentences()
+    header(f"### The shipped corpus (the app's: written.tsv and {SHIPPED.name}, {len(sentences)} sentences) at "
+           "every layer, built as the app builds it: one build, "
            "what a fresh server pays before its first search", "model", "layers", "kind", "tokens", "build s",
            "Parquet MB", "FAISS MB", ".npy MB", "total MB", "resident MB: model_fingerprint",
            "resident MB: first Parquet read", "resident MB: corpus, one layer loaded")
     for name in names:
         model = load(name)
-        with built(model, sentences, None) as (folder, seconds):
+        with built(model, sentences, None, shard_mb=SERVER_SHARD_MB) as (folder, seconds):
             manifest = store.read_manifest(folder)
             disk = disk_bytes(folder)
             held = held_in_new_process(folder, model, model.num_layers)
