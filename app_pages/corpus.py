@@ -1,68 +1,21 @@
 """Corpus search: the tokens of a whole corpus whose hidden state at a chosen layer is closest to one token of the
 sentence, shown in their sentences; and how the matches change from layer to layer."""
 
-from pathlib import Path
-
 import streamlit as st
 
 from app_pages import compute
-from app_pages.sidebar import current_analysis, current_lens, local_paths_allowed
-from app_pages.state import url_choice, url_pills, url_slider, url_text
-from app_pages.text import md
+from app_pages.corpora import chosen_corpus
+from app_pages.sidebar import current_analysis, current_lens
+from app_pages.state import url_pills, url_slider
+from app_pages.text import marked, md
 from bertviz_core import InputError
 from bertviz_core.attention import is_content
 from bertviz_core.charts.corpus import matched_words, matches_across_layers
-from bertviz_core.corpus import CorpusIndex, query_word
-from bertviz_core.corpus.library import (UPLOADS, evict_uploads, index_folder, index_root, shipped_sentences,
-                                         token_count)
-from bertviz_core.corpus.text import sentences_of
-
-UPLOAD_TOKENS = 20_000  # indexed on the shared server; bigger corpora go through the command line or Ray
-UPLOADS_MB = 500  # disk kept for visitors' uploaded indexes, the least recently used evicted first
-SOURCES = {"shipped": "Shipped: 440 sentences no model here trained on", "upload": "Upload a text file",
-           "folder": "An index folder on this server"}
-
-
-def chosen_corpus(model) -> CorpusIndex:
-    """The index the visitor chose: the shipped corpus, their own upload (never in the URL, so a shared link never
-    opens someone else's), or, where the operator allows it, an index folder built by the command line or Ray."""
-    sources = ["shipped", "upload"] + (["folder"] if local_paths_allowed() else [])
-    source = url_choice("corpus", "Corpus", sources, "shipped", horizontal=True, format_func=SOURCES.get)
-    if source == "shipped":
-        sentences = shipped_sentences()
-        return compute.corpus_index(model, sentences, index_folder(index_root(), model, sentences))
-    if source == "folder":
-        folder = url_text("corpus_folder", "Index folder (built by `python -m bertviz_core index`)", "").strip()
-        if not folder:
-            st.stop()
-        return compute.opened_corpus_index(model, Path(folder))
-    return uploaded_corpus(model)
-
-
-def uploaded_corpus(model) -> CorpusIndex:
-    upload = st.file_uploader(f"A UTF-8 .txt file, one sentence per line (at most {UPLOAD_TOKENS:,} tokens)",
-                              type=["txt"])
-    prose = st.checkbox("The file is prose: split it into sentences")
-    if upload is None:
-        st.stop()
-    sentences = sentences_of(upload.getvalue(), upload.name, "prose" if prose else "lines")
-    folder = index_folder(index_root() / UPLOADS, model, sentences)
-    if not folder.exists():  # a new upload: checked and made room for once, not on every rerun of the page
-        tokens = token_count(model, sentences)
-        if tokens > UPLOAD_TOKENS:
-            raise InputError(f"This file has {tokens:,} tokens; the app indexes at most {UPLOAD_TOKENS:,}. Index "
-                             "bigger corpora with `python -m bertviz_core index` and open the folder here.")
-        evict_uploads(index_root(), UPLOADS_MB * 1_000_000, keep=folder)
-    return compute.corpus_index(model, sentences, folder)
+from bertviz_core.corpus import query_word
 
 
 def first_content_token(analysis) -> int:
     return next((i for i in range(analysis.num_tokens) if is_content(analysis, i)), 1 if analysis.num_tokens > 2 else 0)
-
-
-def marked(sentence: str, start: int, end: int) -> str:
-    """The sentence as literal text, its span in bold (never HTML)."""
-    return f"{md(sentence[:start])}**{md(sentence[start:end])}**{md(sentence[end:])}"
 
 
 def show_matches(result) -> None:
@@ -80,7 +33,7 @@ st.markdown("Every token of a corpus, run through the model, leaves a vector at 
             "deeper layers mix in the context, so a match may be the same word in the same sense, another sense, or "
             "another word altogether: the charts below show which this model does.")
 try:
-    index = chosen_corpus(model)
+    index = chosen_corpus(model, "corpus", "corpus_folder")
 except InputError as error:
     st.error(md(str(error)))
     st.stop()

@@ -18,3 +18,8 @@ def ordinal(n: int) -> str:
 def percent(p: float) -> str:
     """A probability as people read it: 42%, 0.4%, or 'under 0.1%' rather than a misleading 0%."""
     return f"{p:.0%}" if p >= 0.01 else f"{p:.1%}" if p >= 0.001 else "under 0.1%"
+
+
+def marked(sentence: str, start: int, end: int) -> str:
+    """The sentence as literal text, its span in bold (never HTML)."""
+    return f"{md(sentence[:start])}**{md(sentence[start:end])}**{md(sentence[end:])}"

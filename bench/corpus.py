@@ -230,7 +230,7 @@ def ray_build(corpus: Path) -> EncodeShards:
 
 def held_out_queries(model: LoadedModel, layer: int, count: int) -> np.ndarray:
     """Unit vectors [count, D] of tokens of the shipped corpus at ``layer``, drawn with a fixed seed."""
-    table = encode_sentences(model, read_sentences(SHIPPED, labels=True), 0, [layer])
+    table = encode_sentences(model, read_sentences(SHIPPED, labels=True), 0, [layer]).tokens
     vectors = layer_vectors(table, layer)
     chosen = vectors[np.random.default_rng(0).choice(len(vectors), count, replace=False)]
     faiss.normalize_L2(chosen)

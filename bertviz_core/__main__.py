@@ -76,13 +76,37 @@ def _corpus_commands(commands, model_option: dict) -> None:
                                 _occurrences)
     occurrences.add_argument("word")
     occurrences.add_argument("--groups", type=int, default=None, help="default: the best-separated count")
+    _atlas_commands(commands)
+
+
+def _atlas_commands(commands) -> None:
+    from .corpus.heads import STATISTICS
+
+    atlas = _index_opener(commands, "atlas", "every head's statistic over the corpus, or one head's top sentences",
+                          _atlas)
+    atlas.add_argument("--statistic", choices=list(STATISTICS), default="to_previous")
+    atlas.add_argument("--layer", type=int, default=None, help="with --head: one head (1-based), its top sentences")
+    atlas.add_argument("--head", type=int, default=None)
+    space = _index_opener(commands, "query-keys", "one head's queries and keys over a sample, in 2-D", _query_keys)
+    space.add_argument("--layer", type=int, required=True, help="1-based attention layer")
+    space.add_argument("--head", type=int, required=True, help="1-based")
+    projected = _index_opener(commands, "corpus-map", "the corpus's sentence vectors at a layer, in 2-D",
+                              _corpus_map)
+    projected.add_argument("--layer", type=int, required=True, help="0 = the embedding output")
+    projected.add_argument("--pooling", choices=["mean", "cls"], default="mean")
 
 
 def _index_reader(commands, name: str, summary: str, run) -> argparse.ArgumentParser:
     """A command that reads an index folder at one layer: the options every such command takes."""
+    reader = _index_opener(commands, name, summary, run)
+    reader.add_argument("--layer", type=int, required=True, help="0 = the embedding output")
+    return reader
+
+
+def _index_opener(commands, name: str, summary: str, run) -> argparse.ArgumentParser:
+    """A command that opens an index folder."""
     reader = commands.add_parser(name, help=summary)
     reader.add_argument("index", help="index folder")
-    reader.add_argument("--layer", type=int, required=True, help="0 = the embedding output")
     reader.add_argument("--model", default=None, help="default: the model the index was built with")
     reader.add_argument("--json", action="store_true", help="print JSON instead of text")
     reader.set_defaults(run=run)
@@ -209,6 +233,84 @@ def _occurrences(args) -> int:
         for place in group:
             print(f"  {place.closeness:.3f}  {place.sentence}")
     return 0
+
+
+
+def _atlas(args) -> int:
+    from .corpus.atlas import head_atlas
+
+    corpus, model = _opened(args)
+    atlas = head_atlas(corpus)
+    s = atlas.statistic(args.statistic)
+    if (args.layer is None) != (args.head is None):
+        raise InputError("Give both --layer and --head for one head, or neither for every head.")
+    if args.layer is None:
+        grid = {"statistic": args.statistic, "sentences": atlas.sentences,
+                "mean": atlas.mean[..., s].round(6).tolist(), "std": atlas.std[..., s].round(6).tolist()}
+        print(json.dumps(grid) if args.json else _grid_text(grid))
+        return 0
+    layer, head = _one_head(model, args.layer, args.head)
+    top = [{"sentence_id": int(i), "sentence": corpus.sentences[i], "value": float(v)}
+           for i, v in zip(atlas.top[layer, head, s], atlas.top_values[layer, head, s]) if i >= 0]
+    found = {"layer": args.layer, "head": args.head, "statistic": args.statistic,
+             "mean": float(atlas.mean[layer, head, s]), "std": float(atlas.std[layer, head, s]), "top": top}
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    print(f"layer {args.layer}, head {args.head}, {args.statistic}: {found['mean']:.4f} ± {found['std']:.4f}")
+    for rank, sentence in enumerate(top, start=1):
+        print(f"  {rank:>2}. {sentence['value']:.4f}  {sentence['sentence']}")
+    return 0
+
+
+def _grid_text(grid: dict) -> str:
+    rows = [f"{grid['statistic']}, mean over {grid['sentences']:,} sentences (rows: layers, columns: heads)"]
+    rows += [f"{n:>3} " + " ".join(f"{value:6.3f}" for value in values) for n, values in enumerate(grid["mean"], 1)]
+    return "\n".join(rows)
+
+
+def _one_head(model: LoadedModel, layer: int, head: int) -> tuple[int, int]:
+    """1-based layer and head -> 0-based, checked."""
+    if not (1 <= layer <= model.num_layers and 1 <= head <= model.num_heads):
+        raise InputError(f"Layers run from 1 to {model.num_layers} and heads from 1 to {model.num_heads}; "
+                         f"got layer {layer}, head {head}.")
+    return layer - 1, head - 1
+
+
+def _query_keys(args) -> int:
+    from .corpus.atlas import query_key_space
+
+    corpus, model = _opened(args)
+    space = query_key_space(model, corpus, *_one_head(model, args.layer, args.head))
+    points = [{"kind": "query" if q else "key", "sentence_id": int(s), "token_index": int(t), "token": token,
+               "x": round(float(x), 5), "y": round(float(y), 5)}
+              for q, s, t, token, (x, y) in zip(space.is_query, space.sentence_ids, space.token_indexes,
+                                                space.tokens, space.coords)]
+    _print_points({"layer": args.layer, "head": args.head, "explained": space.explained.round(4).tolist(),
+                   "scale": space.scale, "points": points}, args.json)
+    return 0
+
+
+def _corpus_map(args) -> int:
+    from .corpus.atlas import corpus_map
+
+    corpus, _ = _opened(args)
+    found = corpus_map(corpus, args.layer, args.pooling)
+    points = [{"sentence_id": int(s), "label": label, "x": round(float(x), 5), "y": round(float(y), 5)}
+              for s, label, (x, y) in zip(found.sentence_ids, found.labels, found.coords)]
+    _print_points({"layer": args.layer, "pooling": args.pooling, "explained": found.explained.round(4).tolist(),
+                   "points": points}, args.json)
+    return 0
+
+
+def _print_points(found: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(found))
+        return
+    print(f"{len(found['points']):,} points; the axes explain {found['explained'][0]:.0%} and "
+          f"{found['explained'][1]:.0%} of the variance")
+    for point in found["points"]:
+        print("  " + "  ".join(f"{name}={value}" for name, value in point.items()))
 
 
 if __name__ == "__main__":

@@ -91,14 +91,25 @@ def value_norms(model: LoadedModel, analysis: Analysis, layer: int) -> np.ndarra
         return frozen_array(weights * lengths[:, None, :])  # [H, T, T]
 
 
+def head_projections(model: LoadedModel, layer: int, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Queries, keys and values [H, N, d] float32 of any N vectors [N, D] entering ``layer`` (a corpus index's
+    stored hidden states, for instance)."""
+    with torch.inference_mode():
+        return tuple(part.numpy() for part in _split_heads(model, layer, torch.tensor(inputs), model.num_heads))
+
+
 def _projections(model: LoadedModel, analysis: Analysis, layer: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Queries, keys and values [H, T, d] as torch float32 tensors; call under inference mode."""
-    query, key, value, _ = _linears(model, layer)
     _check_pair(model, analysis)
     # torch.tensor copies: the analysis arrays are read-only and torch.from_numpy would warn about that.
-    x = torch.tensor(analysis.hidden_states[layer], dtype=query.weight.dtype)  # [T, D]
-    T, H = x.shape[0], analysis.num_heads
-    return tuple(linear(x).float().view(T, H, -1).transpose(0, 1) for linear in (query, key, value))  # [H, T, d]
+    return _split_heads(model, layer, torch.tensor(analysis.hidden_states[layer]), analysis.num_heads)
+
+
+def _split_heads(model: LoadedModel, layer: int, x: torch.Tensor, H: int) -> tuple[torch.Tensor, ...]:
+    """[N, D] -> queries, keys and values [H, N, d], float32."""
+    query, key, value, _ = _linears(model, layer)
+    x = x.to(query.weight.dtype)
+    return tuple(linear(x).float().view(x.shape[0], H, -1).transpose(0, 1) for linear in (query, key, value))
 
 
 def _linears(model: LoadedModel, layer: int):

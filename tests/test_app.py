@@ -232,3 +232,30 @@ def test_corpus_page_searches_the_shipped_corpus_from_the_first_content_word():
     headings = " ".join(h.value.replace("\\", "") for h in app.subheader)
     assert "The 3 corpus tokens closest to “river” (token 5) at layer 0" in headings
     assert (app.query_params["corpus_token"], app.query_params["corpus_layer"]) == ("5", "0")
+
+
+def test_atlas_page_shows_every_heads_statistic_its_sentences_queries_keys_and_a_map():
+    app = open_app("app_pages/atlas.py")
+    titles = [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in app.get("plotly_chart")]
+    assert titles[0] == "attention to the previous token: mean over 440 sentences; click a head"
+    headings = " ".join(h.value.replace("\\", "") for h in app.subheader)
+    assert "Layer 1, head 1: attention to the previous token" in headings
+    links = [m.value for m in app.markdown if "open on the Attention page" in m.value]
+    assert len(links) == 10 and all("attention?text=" in link and "layer=1" in link for link in links)
+    app.radio(key="atlas_stat").set_value("entropy").run()
+    app.selectbox(key="layer").set_value(3).run()
+    assert not app.exception
+    assert "Layer 3, head 1: entropy / log T" in " ".join(h.value.replace("\\", "") for h in app.subheader)
+    assert (app.query_params["atlas_stat"], app.query_params["layer"]) == ("entropy", "3")
+
+    app.radio(key="atlas_view").set_value("Query/key space").run()
+    assert not app.exception
+    spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert [trace["name"] for trace in spec["data"]] == ["queries", "keys"]
+    assert all(trace["type"] == "scattergl" and trace["x"]["dtype"] == "f4" for trace in spec["data"])
+
+    app.radio(key="atlas_view").set_value("Corpus map").run()
+    assert not app.exception
+    spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert sum(len(trace["customdata"]["bdata"]) > 0 for trace in spec["data"]) == len(spec["data"]) >= 2
+    assert app.query_params["atlas_view"] == "Corpus map"

@@ -13,7 +13,7 @@ import pytest
 
 from bertviz_core import analyze, load_model
 from bertviz_core.corpus import CorpusIndex, build_index, read_sentences, store
-from bertviz_core.corpus.encode import METADATA, layer_vectors
+from bertviz_core.corpus.encode import METADATA, cls_column, float32_rows, layer_vectors
 from bertviz_core.corpus.on_ray import ray_encoder
 
 pytest.importorskip("ray")
@@ -39,6 +39,10 @@ def assert_same_shards(folder: Path, reference: Path) -> None:
         assert ours.select(METADATA.names).equals(theirs.select(METADATA.names))
         for layer in LAYERS:
             np.testing.assert_allclose(layer_vectors(ours, layer), layer_vectors(theirs, layer), atol=1e-5)
+        ours, theirs = pq.read_table(folder / "heads" / name), pq.read_table(reference / "heads" / name)
+        assert ours.column("sentence_id").equals(theirs.column("sentence_id"))
+        for column in ["heads"] + [cls_column(layer) for layer in LAYERS]:
+            np.testing.assert_allclose(float32_rows(ours, column), float32_rows(theirs, column), atol=1e-5)
 
 
 def test_ray_writes_the_same_index_and_resumes_a_killed_build(tmp_path, monkeypatch, corpus, tiny_dirs):

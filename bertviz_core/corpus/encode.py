@@ -5,13 +5,17 @@ The same function runs in-process and inside each Ray actor, so both builds writ
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterator, Sequence
+from weakref import WeakKeyDictionary
 
 import numpy as np
 import pyarrow as pa
 import torch
 
+from ..attention import is_punctuation
 from ..loading import LoadedModel
+from .heads import STATISTICS, batch_statistics
 from .text import Sentences
 
 TOKEN_BITS = 16
@@ -24,6 +28,22 @@ METADATA = pa.schema([("id", pa.int64()), ("sentence_id", pa.int64()), ("token_i
                       ("token", pa.string()), ("word", pa.string()), ("word_index", pa.int32()), ("start", pa.int32()),
                       ("end", pa.int32())])
 """The columns of each indexed token besides its vectors and norms."""
+
+
+SENTENCE_HEADS = "heads"
+"""The sentence column of every head's statistics: L x H x S float32 (``heads.STATISTICS`` order)."""
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """What one pass over some sentences gives an index."""
+
+    tokens: pa.Table
+    """One row per indexed token (``encode_sentences``)."""
+    sentences: pa.Table
+    """One row per sentence: sentence_id, tokens (its length with the special tokens), ``heads`` (every head's
+    statistics on it, ``sentence_heads``) and per layer L ``cls_L``, the hidden state of its first token ([CLS]),
+    which the token rows leave out."""
 
 
 def token_ids(sentence_ids: np.ndarray, token_indexes: np.ndarray) -> np.ndarray:
@@ -44,13 +64,17 @@ def norm_column(layer: int) -> str:
     return f"norm_{layer}"
 
 
+def cls_column(layer: int) -> str:
+    return f"cls_{layer}"
+
+
 def encode_sentences(model: LoadedModel, sentences: Sentences, first_id: int, layers: Sequence[int],
-                     batch_tokens: int = BATCH_TOKENS) -> pa.Table:
+                     batch_tokens: int = BATCH_TOKENS) -> Encoded:
     """Every token of ``sentences`` (sentence ids from ``first_id``) except special tokens and padding, in
     (sentence id, token index) order: id, sentence_id, token_index (0 = ``[CLS]``, as in ``Analysis.tokens``),
     token, word (the whole word it is part of) and word_index (its number in the sentence), start and end (the
     token's character span in its sentence), and per layer L (0 = the embedding output) ``vector_L`` (see
-    ``layer_vectors``) and ``norm_L``."""
+    ``layer_vectors``) and ``norm_L``; and one row per sentence (``Encoded.sentences``)."""
     encodings = model.tokenizer(list(sentences.texts), truncation=True, max_length=model.max_tokens,
                                 return_offsets_mapping=True, return_special_tokens_mask=True)
     rows = [_sentence_rows(encodings, sentences, index, first_id) for index in range(len(sentences))]
@@ -58,34 +82,58 @@ def encode_sentences(model: LoadedModel, sentences: Sentences, first_id: int, la
                      schema=METADATA)
     # Each batch's vectors go straight to their rows: the table is in id order with no sort, and no copy of it.
     first_row = np.cumsum([0] + [len(positions) for _, positions in rows])
-    vectors = [np.empty((table.num_rows, model.config.hidden_size), np.float32) for _ in layers]
+    D, heads = model.config.hidden_size, (model.num_layers, model.num_heads, len(STATISTICS))
+    vectors = [np.empty((table.num_rows, D), np.float32) for _ in layers]
+    firsts = [np.empty((len(sentences), D), np.float32) for _ in layers]
+    statistics = np.empty((len(sentences), *heads), np.float32)
     for batch in _length_batches([len(ids) for ids in encodings["input_ids"]], batch_tokens):
-        _encode_batch(model, encodings, batch, [rows[i][1] for i in batch],
-                      torch.from_numpy(np.concatenate([np.arange(first_row[i], first_row[i + 1]) for i in batch])),
-                      layers, vectors)
+        rows_of_batch = np.concatenate([np.arange(first_row[i], first_row[i + 1]) for i in batch])
+        _encode_batch(model, encodings, batch, [rows[i][1] for i in batch], torch.from_numpy(rows_of_batch),
+                      layers, vectors, firsts, statistics)
     for layer, states in zip(layers, vectors):
-        table = table.append_column(vector_field(layer, states.shape[1]), pa.FixedSizeBinaryArray.from_buffers(
-            pa.binary(states.shape[1] * 4), len(states), [None, pa.py_buffer(states)]))
+        table = table.append_column(float32_field(vector_column(layer), D), float32_column(states))
         table = table.append_column(norm_column(layer), pa.array(np.linalg.norm(states, axis=1)))
-    return table
+    per_sentence = pa.table({"sentence_id": pa.array(range(first_id, first_id + len(sentences)), pa.int64()),
+                             "tokens": pa.array([len(ids) for ids in encodings["input_ids"]], pa.int32())})
+    per_sentence = per_sentence.append_column(float32_field(SENTENCE_HEADS, *heads),
+                                              float32_column(statistics.reshape(len(sentences), -1)))
+    for layer, states in zip(layers, firsts):
+        per_sentence = per_sentence.append_column(float32_field(cls_column(layer), D), float32_column(states))
+    return Encoded(table, per_sentence)
 
 
-def vector_field(layer: int, dimensions: int) -> pa.Field:
-    """A layer's vectors are stored as fixed-size binary values, each the D float32 of one hidden state: Parquet
-    reads them back six times faster than lists of floats, which it decodes value by value."""
-    return pa.field(vector_column(layer), pa.binary(dimensions * 4), nullable=False,
-                    metadata={"dtype": "<f4", "shape": str(dimensions)})
+def float32_field(name: str, *shape: int) -> pa.Field:
+    """Vectors are stored as fixed-size binary values, each the float32s of one vector (a hidden state, a sentence's
+    head statistics): Parquet reads them back six times faster than lists of floats, which it decodes value by
+    value."""
+    return pa.field(name, pa.binary(int(np.prod(shape)) * 4), nullable=False,
+                    metadata={"dtype": "<f4", "shape": ",".join(map(str, shape))})
+
+
+def float32_column(rows: np.ndarray) -> pa.Array:
+    """[N, W] float32 (C order) -> N fixed-size binary values, without a copy."""
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(rows.shape[1] * 4), len(rows),
+                                                [None, pa.py_buffer(np.ascontiguousarray(rows, np.float32))])
+
+
+def float32_rows(table: pa.Table, name: str) -> np.ndarray:
+    """A column of ``float32_field`` values as [N, W] float32 (read-only, no copy when it is in one chunk)."""
+    column = table.column(name)
+    width = column.type.byte_width // 4
+    chunks = [np.frombuffer(chunk.buffers()[1] or b"", np.float32, len(chunk) * width, chunk.offset * width * 4)
+              for chunk in column.chunks]
+    flat = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+    return flat.reshape(-1, width)
 
 
 def layer_vectors(table: pa.Table, layer: int) -> np.ndarray:
-    """The hidden states [N, D] float32 of a table of token rows at ``layer`` (read-only, no copy when the column is
-    in one chunk)."""
-    column = table.column(vector_column(layer))
-    dimensions = column.type.byte_width // 4
-    chunks = [np.frombuffer(chunk.buffers()[1] or b"", np.float32, len(chunk) * dimensions,
-                            chunk.offset * dimensions * 4) for chunk in column.chunks]
-    flat = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
-    return flat.reshape(-1, dimensions)
+    """The hidden states [N, D] float32 of a table of token rows at ``layer``."""
+    return float32_rows(table, vector_column(layer))
+
+
+def sentence_heads(table: pa.Table, num_layers: int, num_heads: int) -> np.ndarray:
+    """[N, L, H, S] every head's statistics on each sentence of a table of sentence rows."""
+    return float32_rows(table, SENTENCE_HEADS).reshape(-1, num_layers, num_heads, len(STATISTICS))
 
 
 def _length_batches(lengths: list[int], batch_tokens: int) -> Iterator[list[int]]:
@@ -100,18 +148,48 @@ def _length_batches(lengths: list[int], batch_tokens: int) -> Iterator[list[int]
         yield batch
 
 
-def _encode_batch(model: LoadedModel, encodings, batch: list[int], positions: list[list[int]],
-                  rows: torch.Tensor, layers: Sequence[int], vectors: list[np.ndarray]) -> None:
+def _encode_batch(model: LoadedModel, encodings, batch: list[int], positions: list[list[int]], rows: torch.Tensor,
+                  layers: Sequence[int], vectors: list[np.ndarray], firsts: list[np.ndarray],
+                  statistics: np.ndarray) -> None:
     """One forward pass over the sentences ``batch``: the hidden states of their indexed ``positions`` at each
-    layer are written to ``rows`` of that layer's ``vectors``."""
+    layer are written to ``rows`` of that layer's ``vectors``, their first tokens' to ``firsts``, and every head's
+    statistics on each sentence to ``statistics``."""
     names = [name for name in model.tokenizer.model_input_names if name in encodings]
     inputs = model.tokenizer.pad({name: [encodings[name][i] for i in batch] for name in names}, return_tensors="pt")
     kept = torch.tensor([(n, p) for n, sentence in enumerate(positions) for p in sentence]).reshape(-1, 2)
+    lengths, separators, punctuation = _key_kinds(model, inputs, encodings, batch)
     with model.lock, torch.inference_mode():  # one batch at a time: other users' pages wait for one batch at most
-        states = model.encoder(**inputs, output_hidden_states=True).hidden_states
+        output = model.encoder(**inputs, output_hidden_states=True, output_attentions=True)
         # Only the kept tokens of each chosen layer are copied: padding and special tokens never leave torch.
-        for layer, stored in zip(layers, vectors):
-            torch.from_numpy(stored).index_copy_(0, rows, states[layer][kept[:, 0], kept[:, 1]])
+        for layer, stored, first in zip(layers, vectors, firsts):
+            torch.from_numpy(stored).index_copy_(0, rows, output.hidden_states[layer][kept[:, 0], kept[:, 1]])
+            first[batch] = output.hidden_states[layer][:, 0].numpy()
+        statistics[batch] = batch_statistics(output.attentions, lengths, separators, punctuation)
+
+
+def _key_kinds(model: LoadedModel, inputs, encodings, batch: list[int]) -> tuple[torch.Tensor, ...]:
+    """([B] lengths, [B, T] separators, [B, T] punctuation) of a padded batch: separators are the special tokens
+    after the first, punctuation the other tokens made only of punctuation (as ``attention.unit_kinds`` marks
+    them)."""
+    ids = inputs["input_ids"]  # [B, T]
+    special = torch.zeros(ids.shape, dtype=torch.bool)
+    for n, index in enumerate(batch):
+        mask = encodings["special_tokens_mask"][index]
+        special[n, :len(mask)] = torch.tensor(mask, dtype=torch.bool)
+    lengths = torch.tensor([len(encodings["input_ids"][index]) for index in batch])
+    separators = special & (torch.arange(ids.shape[1]) > 0)[None, :]
+    return lengths, separators, _punctuation_ids(model)[ids] & ~special
+
+
+_PUNCTUATION: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def _punctuation_ids(model: LoadedModel) -> torch.Tensor:
+    """[V] bool: which vocabulary entries are made only of punctuation; once per loaded model."""
+    if model.encoder not in _PUNCTUATION:
+        tokens = model.tokenizer.convert_ids_to_tokens(list(range(len(model.tokenizer))))
+        _PUNCTUATION[model.encoder] = torch.tensor([is_punctuation(token or "") for token in tokens])
+    return _PUNCTUATION[model.encoder]
 
 
 def _sentence_rows(encodings, sentences: Sentences, index: int, first_id: int) -> tuple[dict[str, list], list[int]]:

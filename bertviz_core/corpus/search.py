@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from ..analysis import Analysis, InputError
 from ..loading import LoadedModel
+from .encode import METADATA, token_ids
 from .store import RERANK, CorpusIndexError, Manifest, check_model, read_manifest, read_metadata
 
 NPROBE = 32
@@ -150,6 +151,14 @@ class CorpusIndex:
         """How many times ``word`` (a whole word, any case) occurs in the corpus."""
         return len({(row["sentence_id"], row["word_index"])
                     for row in self._rows(self._word_rows(word), "sentence_id", "word_index")})
+
+    def token_row(self, sentence_id: int, token_index: int) -> dict:
+        """The metadata of one indexed token."""
+        wanted = token_ids([sentence_id], [token_index])[0]
+        row = int(np.searchsorted(self.ids, wanted))
+        if row >= len(self.ids) or self.ids[row] != wanted:
+            raise InputError(f"Token {token_index} of sentence {sentence_id} is not in this index.")
+        return self._rows(np.array([row]), *METADATA.names)[0]
 
     def _word_rows(self, word: str) -> np.ndarray:
         return np.flatnonzero(pc.equal(pc.utf8_lower(self.metadata.column("word")), word.strip().lower()))

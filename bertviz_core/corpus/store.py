@@ -4,6 +4,8 @@ model, the corpus and the library versions it was built with.
     DIR/manifest.json          what was built, from what, with what; "complete" once every file is written
     DIR/sentences.parquet      sentence_id, text, label
     DIR/shards/NNNNN.parquet   token rows of sentences [n * shard_sentences, (n + 1) * shard_sentences), in id order
+    DIR/heads/NNNNN.parquet    the same sentences' rows: every head's statistics on each, its [CLS] hidden states
+    DIR/atlas.parquet          every head's statistics over the corpus (``heads.HeadAtlas``)
     DIR/layer-L.faiss          the FAISS index of layer L's unit vectors, ids as ``encode.token_ids``
     DIR/layer-L.npy            (compressed indexes only) the exact unit vectors, memory-mapped to re-rank candidates
 
@@ -32,11 +34,13 @@ import torch
 
 from ..analysis import InputError
 from ..loading import LoadedModel
-from .encode import METADATA, encode_sentences, layer_vectors, vector_column
+from .encode import METADATA, Encoded, encode_sentences, layer_vectors, sentence_heads, vector_column
+from .heads import STATISTICS, AtlasSums, write_atlas
 from .text import Sentences
 
-FORMAT = 2
-"""2: vectors stored as fixed-size binary (``encode.vector_field``) instead of lists of floats."""
+FORMAT = 3
+"""2: vectors stored as fixed-size binary (``encode.float32_field``) instead of lists of floats; 3: head statistics
+and [CLS] hidden states per sentence, and the head atlas."""
 SHARD_MB = 256
 """A build holds two shards' rows at most, whatever the corpus size (one written while the next is encoded), each
 about this many MB of vectors by default (some 24,000 tokens of the offline model at its seven layers, 6,400 of
@@ -158,8 +162,8 @@ def encode_shards(model: LoadedModel, sentences: Sentences, directory: Path, lay
         for number, start in enumerate(range(0, len(sentences), shard_sentences)):
             stop = min(start + shard_sentences, len(sentences))
             if not shard_path(directory, number).exists():
-                rows = encode_sentences(model, sentences.part(start, stop), start, layers)
-                behind.write(lambda rows=rows, number=number: write_shard(directory, number, rows))
+                encoded = encode_sentences(model, sentences.part(start, stop), start, layers)
+                behind.write(lambda encoded=encoded, number=number: write_shard(directory, number, encoded))
             progress(stop, len(sentences), "sentences")
 
 
@@ -196,21 +200,36 @@ def shard_path(directory: Path, number: int) -> Path:
     return directory / "shards" / f"{number:05d}.parquet"
 
 
-def write_shard(directory: Path, number: int, rows: pa.Table) -> None:
-    """Hidden states do not compress (snappy saved under 1%) and never repeat, so their columns are stored plain:
-    the FAISS build reads each layer back at disk speed."""
-    plain = [name for name in rows.column_names if name.startswith("vector_")]
+def heads_path(directory: Path, number: int) -> Path:
+    return directory / "heads" / f"{number:05d}.parquet"
+
+
+def write_shard(directory: Path, number: int, encoded: Encoded) -> None:
+    """The sentence rows first, then the token rows: a shard whose token file exists is whole."""
+    _write_rows(heads_path(directory, number), encoded.sentences)
+    _write_rows(shard_path(directory, number), encoded.tokens)
+
+
+def _write_rows(path: Path, rows: pa.Table) -> None:
+    """Vectors do not compress (snappy saved under 1%) and never repeat, so their columns are stored plain: the
+    FAISS build reads each layer back at disk speed. Each file is on disk before its rename: a resumed build trusts
+    every whole shard."""
+    plain = [field.name for field in rows.schema if pa.types.is_fixed_size_binary(field.type)]
     kept = [name for name in rows.column_names if name not in plain]
-    write_whole(shard_path(directory, number), lambda temporary: pq.write_table(
+    write_whole(path, lambda temporary: pq.write_table(
         rows, temporary, compression={name: "none" if name in plain else "snappy" for name in rows.column_names},
-        use_dictionary=kept, write_statistics=kept))
+        use_dictionary=kept, write_statistics=kept), durable=True)
 
 
-def write_whole(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary name and rename: a reader, or a restarted build, sees the whole file or none."""
+def write_whole(path: Path, write: Callable[[Path], None], durable: bool = False) -> None:
+    """Write through a temporary name and rename: a reader, or a restarted build, sees the whole file or none.
+    ``durable``: on disk before the rename, so that a crash never leaves a whole name with lost contents."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.partial")
     write(temporary)
+    if durable:
+        with open(temporary, "rb") as written:
+            os.fsync(written.fileno())
     os.replace(temporary, path)
 
 
@@ -221,7 +240,7 @@ def _started(model: LoadedModel, sentences: Sentences, directory: Path, layers: 
         "format": FORMAT,
         "model": {"name": model.name, "spec": model_spec(model), "location": model.location, "family": model.family,
                   "fingerprint": model_fingerprint(model), "hidden_size": model.config.hidden_size,
-                  "num_layers": model.num_layers},
+                  "num_layers": model.num_layers, "num_heads": model.num_heads},
         "layers": layers,
         "corpus": {"source": source, "checksum": sentences.checksum, "sentences": len(sentences),
                    "labelled": any(sentences.labels)},
@@ -257,6 +276,7 @@ def _finished(manifest: Manifest, directory: Path, progress: Progress) -> Manife
     data = dict(manifest.data, tokens=tokens, shards=[str(s.relative_to(directory)) for s in shards])
     if tokens == 0:
         raise InputError("The corpus has no tokens to index.")
+    data["atlas"] = _write_atlas(directory, manifest, len(shards))
     data["indexes"] = {}
     with WriteBehind() as behind:
         for done, layer in enumerate(manifest.layers):
@@ -265,6 +285,19 @@ def _finished(manifest: Manifest, directory: Path, progress: Progress) -> Manife
     data["complete"] = True
     _write_manifest(manifest.path, data)
     return Manifest(manifest.path, data)
+
+
+def _write_atlas(directory: Path, manifest: Manifest, shards: int) -> dict:
+    """Every head's statistics over the corpus, summed shard by shard from the sentence rows."""
+    sums = AtlasSums()
+    model = manifest.data["model"]
+    for number in range(shards):
+        table = pq.read_table(heads_path(directory, number), columns=["sentence_id", "heads"])
+        sums.add(table.column("sentence_id").to_numpy(),
+                 sentence_heads(table, model["num_layers"], model["num_heads"]))
+    path = directory / "atlas.parquet"
+    write_whole(path, lambda temporary: write_atlas(temporary, sums.atlas()))
+    return {"file": path.name, "statistics": list(STATISTICS), "sentences": sums.count}
 
 
 # ---------------------------------------------------------------------------------------------

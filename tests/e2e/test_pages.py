@@ -20,6 +20,7 @@ CHARTS = {  # path -> charts the page draws for a one-sentence input
     "context": 3,
     "applications": 1,
     "corpus": 2,
+    "atlas": 2,  # the head atlas and, drawn with the head view, its first sentence
 }
 
 

@@ -1,0 +1,212 @@
+"""Views of a whole corpus index: the head atlas (Dodrio), the query/key space of one head (AttentionViz) and a map
+of the corpus's sentences (LIT's embedding projector). None of them runs the model: the atlas was computed by the
+build, queries and keys come from the index's stored layer inputs through the head's own weights, and sentence
+vectors from the stored hidden states.
+
+Layers as in the index: layer L is the output of layer L, 0 the embedding output, so the input of (0-based)
+attention layer ``l`` is index layer ``l``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ..analysis import InputError
+from ..loading import LoadedModel
+from ..qkv import head_projections
+from ..vectors import pca
+from .encode import cls_column, float32_rows, layer_vectors
+from .heads import HeadAtlas, read_atlas
+from .search import CorpusIndex
+from .store import CorpusIndexError, heads_path
+
+QUERY_KEY_POINTS = 20_000
+"""Points of a query/key picture at most (queries and keys together): whole sentences, drawn with a fixed seed, until
+their tokens make half of it. The picture a browser draws in WebGL within a second."""
+MAP_SENTENCES = 20_000
+"""Sentences of a corpus map at most, drawn with a fixed seed."""
+POOLINGS = ("mean", "cls")
+
+
+def head_atlas(index: CorpusIndex) -> HeadAtlas:
+    """The head statistics the build stored beside the index."""
+    entry = index.manifest.data.get("atlas")
+    if not entry:
+        raise CorpusIndexError(f"The index in {index.directory} has no head statistics; rebuild it with this version.")
+    try:
+        return read_atlas(index.directory / entry["file"])
+    except (OSError, pa.ArrowException, KeyError, ValueError) as error:
+        raise CorpusIndexError(f"The head statistics in {index.directory} are damaged: {error}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Query/key space of one head (AttentionViz, Yeh et al. 2023)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class QueryKeySpace:
+    """One head's queries and keys over a sample of the corpus, normalised as AttentionViz does and projected
+    together to 2-D. Every array has one row per point: first the queries, then the keys of the same tokens."""
+
+    layer: int
+    """0-based attention layer; its input is the index's layer ``layer``."""
+    head: int
+    is_query: np.ndarray
+    """[P] bool"""
+    sentence_ids: np.ndarray
+    """[P] int64"""
+    token_indexes: np.ndarray
+    """[P] int32, counted like ``Analysis.tokens`` (0 = [CLS])"""
+    positions: np.ndarray
+    """[P] float32 position in the sentence, 0 (first word) to 1 (last)"""
+    tokens: tuple[str, ...]
+    coords: np.ndarray
+    """[P, 2] float32"""
+    explained: np.ndarray
+    """[2] share of the variance each axis explains"""
+    queries: np.ndarray
+    """[N, d] float32 the head's query of each sampled token, as the model computes it (N = P / 2)"""
+    keys: np.ndarray
+    """[N, d] float32 its key"""
+    key_shift: np.ndarray
+    """[d] the vector added to every key: the query centroid minus the key centroid"""
+    scale: float
+    """Queries are multiplied and keys divided by this, so both have the same mean norm."""
+
+    def normalised(self) -> tuple[np.ndarray, np.ndarray]:
+        """(queries, keys) [N, d] as projected: keys shifted, both scaled."""
+        return self.queries * self.scale, (self.keys + self.key_shift) / self.scale
+
+
+def query_key_space(model: LoadedModel, index: CorpusIndex, layer: int, head: int,
+                    limit: int = QUERY_KEY_POINTS) -> QueryKeySpace:
+    """Head ``head`` of attention layer ``layer`` (0-based): its query and key for each token of a sample of the
+    corpus, keys shifted so that their centroid is the queries' (a shift of every key adds the same q . t to a
+    query's scores, so its softmax is unchanged) and both scaled to the same mean norm (q c . k / c = q . k),
+    then projected together on their first two principal components."""
+    if not 0 <= layer < model.num_layers or layer not in index.layers:
+        raise InputError(f"The query/key space of layer {layer + 1} needs the index's layer {layer} (its input); "
+                         f"this index holds layers {index.layers}.")
+    if not 0 <= head < model.num_heads:
+        raise InputError(f"Heads run from 1 to {model.num_heads}; got {head + 1}.")
+    rows = _sampled_rows(index, limit // 2)
+    inputs = _vectors_of_rows(index, rows, layer)
+    queries, keys, _ = head_projections(model, layer, inputs)  # [H, N, d] each
+    queries, keys = queries[head], keys[head]
+    shift = queries.mean(axis=0, dtype=np.float64) - keys.mean(axis=0, dtype=np.float64)
+    scale = float(np.sqrt(np.linalg.norm(keys + shift, axis=1).mean()
+                          / max(np.linalg.norm(queries, axis=1).mean(), 1e-12)))
+    coords, explained = _plane(np.concatenate([queries * scale, (keys + shift) / scale]))
+    meta = index.metadata.select(["sentence_id", "token_index", "token"]).take(rows)
+    sentence_ids, token_indexes = meta.column("sentence_id").to_numpy(), meta.column("token_index").to_numpy()
+    lengths = _sentence_lengths(index, sentence_ids)
+    positions = ((token_indexes - 1) / np.maximum(lengths - 3, 1)).astype(np.float32)
+    twice = np.concatenate
+    return QueryKeySpace(layer, head, twice([np.ones(len(rows), bool), np.zeros(len(rows), bool)]),
+                         twice([sentence_ids, sentence_ids]), twice([token_indexes, token_indexes]),
+                         twice([positions, positions]), tuple(meta.column("token").to_pylist()) * 2,
+                         coords, explained, queries, keys,
+                         shift.astype(np.float32), scale)
+
+
+def _sampled_rows(index: CorpusIndex, most: int) -> np.ndarray:
+    """Metadata rows of whole sentences, drawn in a fixed random order, until the next would pass ``most`` tokens."""
+    sentence_ids = index.metadata.column("sentence_id").to_numpy()
+    starts = np.searchsorted(sentence_ids, np.arange(len(index.sentences) + 1))  # rows of sentence s: [s, s + 1)
+    counts = np.diff(starts)
+    order = np.random.default_rng(0).permutation(len(counts))
+    taken = order[np.cumsum(counts[order]) <= most]
+    if len(taken) == 0:
+        taken = order[:1]
+    return np.concatenate([np.arange(starts[s], starts[s + 1]) for s in np.sort(taken)])
+
+
+def _vectors_of_rows(index: CorpusIndex, rows: np.ndarray, layer: int) -> np.ndarray:
+    """[N, D] stored hidden states of metadata ``rows`` (sorted) at ``layer``, read shard by shard."""
+    parts, first = [], 0
+    for shard in index.manifest.data["shards"]:
+        count = pq.ParquetFile(index.directory / shard).metadata.num_rows
+        wanted = rows[(rows >= first) & (rows < first + count)] - first
+        if len(wanted):
+            table = pq.read_table(index.directory / shard, columns=[f"vector_{layer}"], memory_map=True)
+            parts.append(layer_vectors(table, layer)[wanted])
+        first += count
+    return np.concatenate(parts)
+
+
+def _sentence_lengths(index: CorpusIndex, sentence_ids: np.ndarray) -> np.ndarray:
+    """Tokens (with the special ones) of each sentence in ``sentence_ids``."""
+    lengths = np.concatenate([pq.read_table(heads_path(index.directory, number), columns=["tokens"])
+                              .column("tokens").to_numpy() for number in range(len(index.manifest.data["shards"]))])
+    return lengths[sentence_ids]
+
+
+# ---------------------------------------------------------------------------------------------
+# A map of the corpus (LIT's embedding projector)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class CorpusMap:
+    layer: int
+    pooling: str
+    sentence_ids: np.ndarray
+    """[N] int64"""
+    coords: np.ndarray
+    """[N, 2] float32"""
+    explained: np.ndarray
+    """[2]"""
+    labels: tuple[str, ...]
+    """[N] each sentence's label ('' when the corpus has none)"""
+
+
+def corpus_map(index: CorpusIndex, layer: int, pooling: str = "mean", limit: int = MAP_SENTENCES) -> CorpusMap:
+    """Sentence vectors at ``layer`` (the mean of the sentence's tokens, special ones left out, or its [CLS]; as on
+    the Applications page) of at most ``limit`` sentences, on their first two principal components."""
+    if pooling not in POOLINGS:
+        raise InputError(f"Pooling is one of {', '.join(POOLINGS)}; got {pooling!r}.")
+    if layer not in index.layers:
+        raise InputError(f"Layer {layer} is not in this index; it holds layers {index.layers}.")
+    having = np.flatnonzero(np.bincount(index.metadata.column("sentence_id").to_numpy(),
+                                        minlength=len(index.sentences)))
+    # A sentence of special tokens only has no mean; every sentence has a [CLS].
+    candidates = having if pooling == "mean" else np.arange(len(index.sentences))
+    chosen = np.sort(np.random.default_rng(0).choice(candidates, limit, replace=False)) \
+        if len(candidates) > limit else candidates
+    coords, explained = _plane(_sentence_vectors(index, layer, pooling, chosen))
+    return CorpusMap(layer, pooling, chosen, coords, explained, tuple(index.labels[s] or "" for s in chosen))
+
+
+def _sentence_vectors(index: CorpusIndex, layer: int, pooling: str, chosen: np.ndarray) -> np.ndarray:
+    """[N, D] one vector per chosen sentence, read shard by shard."""
+    parts = []
+    for number, shard in enumerate(index.manifest.data["shards"]):
+        if pooling == "cls":
+            table = pq.read_table(heads_path(index.directory, number), columns=["sentence_id", cls_column(layer)])
+            parts.append(float32_rows(table, cls_column(layer))[np.isin(table.column("sentence_id").to_numpy(),
+                                                                        chosen)])
+        else:
+            table = pq.read_table(index.directory / shard, columns=["sentence_id", f"vector_{layer}"],
+                                  memory_map=True)
+            table = table.filter(pc.is_in(table.column("sentence_id"), pa.array(chosen)))
+            if table.num_rows:
+                ids = table.column("sentence_id").to_numpy()
+                starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+                sums = np.add.reduceat(layer_vectors(table, layer).astype(np.float64), starts, axis=0)
+                parts.append(sums / np.diff(np.r_[starts, len(ids)])[:, None])
+    return np.concatenate(parts)
+
+
+def _plane(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """([N, 2] float32 coordinates on the first two principal components, [2] the variance share each explains);
+    zeros past the components a tiny sample has."""
+    projection = pca(rows, components=2)
+    missing = 2 - projection.coords.shape[1]
+    return (np.pad(projection.coords, ((0, 0), (0, missing))).astype(np.float32),
+            np.pad(projection.explained, (0, missing)))

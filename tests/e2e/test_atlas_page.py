@@ -1,0 +1,43 @@
+"""The Corpus atlas in Chromium: click a head of the atlas, then a sentence of the corpus map, which becomes the
+sidebar's sentence."""
+
+from browser_helpers import SERVED, wait_for_chart_title, wait_for_first_run, wait_idle
+
+
+def test_click_a_head_then_a_sentence_of_the_map(app_url, page):
+    page.goto(f"{app_url}/atlas")
+    wait_for_first_run(page, timeout=300_000)  # the first visit may build the shipped corpus's index
+    wait_for_chart_title(page, "attention to the previous token: mean over 440 sentences")
+    wait_idle(page)
+    # The transparent marker over layer 2, head 4 sits at the centre of its cell.
+    area = page.locator("[data-testid='stPlotlyChart'] .nsewdrag").first
+    area.scroll_into_view_if_needed()
+    grid = area.bounding_box()
+    x = grid["x"] + grid["width"] * (3 + 0.5) / SERVED.num_attention_heads
+    y = grid["y"] + grid["height"] * (1 + 0.5) / SERVED.num_hidden_layers
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+    page.get_by_text("Layer 2, head 4: attention to the previous token").wait_for(timeout=60_000)
+    assert "layer=2" in page.url and "head=4" in page.url
+    assert page.get_by_text("open on the Attention page").count() == 10
+
+    page.get_by_test_id("stRadio").filter(has_text="Corpus map").get_by_text("Corpus map", exact=True).click()
+    wait_for_chart_title(page, "440 sentences, mean vector at layer 6")
+    wait_idle(page)
+    before = page.locator("[data-testid='stSidebar'] textarea").input_value()
+    # Hover until Plotly reports a point under the mouse, then click it.
+    area = page.locator("[data-testid='stPlotlyChart'] .nsewdrag").first
+    area.scroll_into_view_if_needed()
+    plot = area.bounding_box()
+    for fx, fy in [(0.5, 0.5), (0.4, 0.5), (0.6, 0.5), (0.5, 0.4), (0.5, 0.6), (0.3, 0.3), (0.7, 0.7)]:
+        page.mouse.move(plot["x"] + plot["width"] * fx, plot["y"] + plot["height"] * fy)
+        if page.locator(".hoverlayer .hovertext").count():
+            break
+    hovered = page.locator(".hoverlayer .hovertext").first.text_content()
+    page.mouse.down()
+    page.mouse.up()
+    page.wait_for_function("(before) => document.querySelector(\"[data-testid='stSidebar'] textarea\").value !== "
+                           "before", arg=before, timeout=60_000)
+    chosen = page.locator("[data-testid='stSidebar'] textarea").input_value()
+    assert chosen[:40] in hovered.replace("\n", " ") or hovered.split("\n")[0][:40] in chosen
+    assert page.locator("[data-testid='stException']").count() == 0
