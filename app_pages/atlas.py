@@ -15,7 +15,8 @@ from bertviz_core.attention import ViewOptions, view_matrix
 from bertviz_core.charts.atlas import COLOURINGS, OPEN_HEAD, corpus_map_scatter, head_grid, query_key_scatter
 from bertviz_core.charts.attention import head_view
 from bertviz_core.charts.clicks import clicked
-from bertviz_core.corpus.atlas import MAP_SENTENCES, POOLINGS, QUERY_KEY_POINTS, corpus_map, head_atlas, query_key_space
+from bertviz_core.corpus.atlas import (MAP_SENTENCES, POOLINGS, PROJECTIONS, QUERY_KEY_POINTS, corpus_map, head_atlas,
+                                       query_key_space)
 from bertviz_core.corpus.heads import STATISTICS
 
 VIEWS = ("Head atlas", "Query/key space", "Corpus map")
@@ -91,13 +92,16 @@ def query_key_view() -> None:
                 "scaled to the same mean length: neither changes any query's softmax. They come from the index's "
                 "stored layer inputs through the head's own weights, so nothing is run again. [SEP] is not in the "
                 "index, so it is not in the picture.")
-    left, middle, right = st.columns(3)
+    left, middle, right, last = st.columns(4)
     layer = url_index("layer", "Layer", model.num_layers, column=left)
     head = url_index("head", "Head", model.num_heads, column=middle)
     colouring = url_choice("atlas_color", "Colour by", list(COLOURINGS), COLOURINGS[0], column=right)
-    space = compute.derived(("query/key space", str(index.directory), layer, head),
-                            "Projecting queries and keys…", lambda: query_key_space(model, index, layer, head))
-    st.plotly_chart(compute.figure(("atlas qk", str(index.directory), layer, head, colouring),
+    projection = url_choice("atlas_projection", "Projection", list(PROJECTIONS), "PCA", column=last)
+    message = ("Projecting queries and keys with UMAP (once per layer and head; up to a minute)…"
+               if projection == "UMAP" else "Projecting queries and keys…")
+    space = compute.derived(("query/key space", str(index.directory), layer, head, projection), message,
+                            lambda: query_key_space(model, index, layer, head, projection=projection))
+    st.plotly_chart(compute.figure(("atlas qk", str(index.directory), layer, head, colouring, projection),
                                    lambda: query_key_scatter(space, colouring)),
                     key="atlas_qk", on_select="rerun", selection_mode="points")
     point = clicked_point("atlas_qk")

@@ -46,8 +46,8 @@ PAGES = (
              ("corpus", "corpus_folder", "corpus_token", "corpus_layer", "corpus_k")),
     PageInfo("app_pages/atlas.py", "Corpus atlas", ":material/scatter_plot:", "atlas",
              "what each head usually does over a corpus; one head's queries and keys; a map of the sentences",
-             ("atlas_corpus", "atlas_folder", "atlas_view", "atlas_stat", "atlas_color", "atlas_map_layer",
-              "atlas_pooling")),
+             ("atlas_corpus", "atlas_folder", "atlas_view", "atlas_stat", "atlas_color", "atlas_projection",
+              "atlas_map_layer", "atlas_pooling")),
 )
 
 MLM_MODELS = ("offline", "bert-base-uncased", "distilbert-base-uncased", "roberta-base", "albert-base-v2",

@@ -22,6 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import bert_base_sized, text_of  # noqa: E402
 from bench.server import CHROMIUM_ARGS, running_app  # noqa: E402
 
+ATLAS_VIEWS = {"atlas, head atlas": ("atlas", {}), "atlas, query/key space": ("atlas", {"atlas_view": "Query/key space"}),
+               "atlas, corpus map": ("atlas", {"atlas_view": "Corpus map"})}
 PAGES = {  # row label -> (path, extra query parameters): each page as a link opens it, plus the heavier views
     "home": ("", {}),
     **{path: (path, {}) for path in ("tokenization", "positions", "input", "architecture", "attention")},
@@ -29,6 +31,9 @@ PAGES = {  # row label -> (path, extra query parameters): each page as a link op
     "attention, rollout and norms": ("attention", {"view": "Rollout and norms"}),
     "masked-lm, token 1 clicked": ("masked-lm", {"masked": "1"}),
     **{path: (path, {}) for path in ("qkv", "context", "applications", "corpus")},
+    **ATLAS_VIEWS,  # after corpus, whose visit built the shipped corpus's index
+    # Again, the data now cached on the server: what drawing each view costs once its data is ready.
+    **{f"{label}, again": ATLAS_VIEWS[label] for label in ATLAS_VIEWS},
 }
 STATE = ("() => [!!document.querySelector(\"[data-testid='stApp'][data-test-script-state='notRunning']\"), "
          "!!document.querySelector('h1'), document.querySelectorAll('[data-testid=stPlotlyChart]').length, "

@@ -3,6 +3,7 @@
 import ast
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from app_pages.catalog import HOME, PAGES
 from bad_inputs import BAD_INPUTS
 from bertviz_core import load_model
+from bertviz_core.corpus import build_index, read_sentences
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -259,3 +261,26 @@ def test_atlas_page_shows_every_heads_statistic_its_sentences_queries_keys_and_a
     spec = json.loads(app.get("plotly_chart")[0].proto.spec)
     assert sum(len(trace["customdata"]["bdata"]) > 0 for trace in spec["data"]) == len(spec["data"]) >= 2
     assert app.query_params["atlas_view"] == "Corpus map"
+
+
+def test_atlas_page_works_on_a_model_without_a_masked_lm_head():
+    app = open_app("app_pages/atlas.py", model="embedded")
+    title = json.loads(app.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"]
+    assert title == "attention to the previous token: mean over 440 sentences; click a head"
+
+
+def test_atlas_page_on_a_one_sentence_corpus_and_on_an_index_without_its_atlas(monkeypatch, tmp_path, tiny_dirs):
+    monkeypatch.setenv("BERT_LENS_ALLOW_LOCAL_PATHS", "1")
+    (tmp_path / "one.txt").write_text("Cats chase mice.\n", encoding="utf-8")
+    model = load_model(str(tiny_dirs["bert"]))
+    build_index(model, read_sentences(tmp_path / "one.txt"), tmp_path / "index")
+    params = dict(model=str(tiny_dirs["bert"]), atlas_corpus="folder", atlas_folder=str(tmp_path / "index"))
+    for view, charts in (("Head atlas", 2), ("Query/key space", 1), ("Corpus map", 1)):
+        app = open_app("app_pages/atlas.py", atlas_view=view, **params)
+        assert not app.error and len(app.get("plotly_chart")) == charts, view
+    assert "mean over 1 sentences" in json.loads(open_app("app_pages/atlas.py", **params).get("plotly_chart")[0]
+                                                  .proto.spec)["layout"]["title"]["text"]
+    shutil.copytree(tmp_path / "index", tmp_path / "without")  # another folder: the first one's atlas is cached
+    (tmp_path / "without" / "atlas.parquet").unlink()
+    app = open_app("app_pages/atlas.py", **dict(params, atlas_folder=str(tmp_path / "without")))
+    assert "head statistics" in app.error[0].value and "damaged" in app.error[0].value

@@ -152,3 +152,16 @@ def test_an_index_whose_atlas_is_missing_is_a_clear_error(tmp_path, tiny_dirs):
     (tmp_path / "index" / "atlas.parquet").unlink()
     with pytest.raises(CorpusIndexError, match="head statistics in .* are damaged"):
         head_atlas(CorpusIndex(tmp_path / "index", model))
+
+
+def test_umap_projects_the_same_queries_and_keys_and_repeats_itself(tiny_index):
+    model, index = tiny_index
+    first = query_key_space(model, index, layer=1, head=2, projection="UMAP")
+    pca_space = query_key_space(model, index, layer=1, head=2)
+    np.testing.assert_array_equal(first.queries, pca_space.queries)
+    assert first.coords.shape == pca_space.coords.shape and np.isfinite(first.coords).all()
+    assert np.isnan(first.explained).all() and first.projection == "UMAP"
+    np.testing.assert_array_equal(query_key_space(model, index, layer=1, head=2, projection="UMAP").coords,
+                                  first.coords)  # a fixed seed: a shared link shows the same picture
+    with pytest.raises(InputError, match="Projections are PCA, UMAP"):
+        query_key_space(model, index, layer=1, head=2, projection="t-SNE")

@@ -68,11 +68,12 @@ def query_key_scatter(space: QueryKeySpace, colouring: str) -> go.Figure:
         text=tokens[chosen].tolist(), customdata=points[chosen],
         hovertemplate=f"%{{text}}<extra>{name} · sentence %{{customdata[0]}}, token %{{customdata[1]}}</extra>")
         for chosen, name, marker in groups])
+    pca = space.projection == "PCA"
     figure.update_layout(
         title=f"Layer {space.layer + 1}, head {space.head + 1}: {int(space.is_query.sum()):,} queries and as many "
-              f"keys (PCA: {space.explained[0]:.0%} and {space.explained[1]:.0%} of the variance)",
-        xaxis=dict(title="first principal component", zeroline=False),
-        yaxis=dict(title="second principal component", zeroline=False, scaleanchor="x"),
+              f"keys ({'PCA: {:.0%} and {:.0%} of the variance'.format(*space.explained) if pca else 'UMAP'})",
+        xaxis=dict(title="first principal component" if pca else "UMAP 1", zeroline=False),
+        yaxis=dict(title="second principal component" if pca else "UMAP 2", zeroline=False, scaleanchor="x"),
         height=620, margin=dict(l=20, r=20, t=60, b=20), legend=dict(itemsizing="constant"))
     return figure
 

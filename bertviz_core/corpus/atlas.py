@@ -28,9 +28,13 @@ from .store import CorpusIndexError, heads_path
 QUERY_KEY_POINTS = 20_000
 """Points of a query/key picture at most (queries and keys together): whole sentences, drawn with a fixed seed, until
 their tokens make half of it. The picture a browser draws in WebGL within a second."""
+UMAP_NEIGHBOURS = 15
 MAP_SENTENCES = 20_000
 """Sentences of a corpus map at most, drawn with a fixed seed."""
 POOLINGS = ("mean", "cls")
+PROJECTIONS = ("PCA", "UMAP")
+"""How points go to 2-D: PCA (the default: fast, linear, distances kept along its axes) or UMAP (umap-learn:
+neighbourhoods kept, tens of seconds for 20,000 points)."""
 
 
 def head_atlas(index: CorpusIndex) -> HeadAtlas:
@@ -69,7 +73,8 @@ class QueryKeySpace:
     coords: np.ndarray
     """[P, 2] float32"""
     explained: np.ndarray
-    """[2] share of the variance each axis explains"""
+    """[2] share of the variance each axis explains (PCA; NaN for UMAP)"""
+    projection: str
     queries: np.ndarray
     """[N, d] float32 the head's query of each sampled token, as the model computes it (N = P / 2)"""
     keys: np.ndarray
@@ -85,11 +90,13 @@ class QueryKeySpace:
 
 
 def query_key_space(model: LoadedModel, index: CorpusIndex, layer: int, head: int,
-                    limit: int = QUERY_KEY_POINTS) -> QueryKeySpace:
+                    limit: int = QUERY_KEY_POINTS, projection: str = "PCA") -> QueryKeySpace:
     """Head ``head`` of attention layer ``layer`` (0-based): its query and key for each token of a sample of the
     corpus, keys shifted so that their centroid is the queries' (a shift of every key adds the same q . t to a
     query's scores, so its softmax is unchanged) and both scaled to the same mean norm (q c . k / c = q . k),
-    then projected together on their first two principal components."""
+    then projected together to 2-D (``PROJECTIONS``)."""
+    if projection not in PROJECTIONS:
+        raise InputError(f"Projections are {', '.join(PROJECTIONS)}; got {projection!r}.")
     if not 0 <= layer < model.num_layers or layer not in index.layers:
         raise InputError(f"The query/key space of layer {layer + 1} needs the index's layer {layer} (its input); "
                          f"this index holds layers {index.layers}.")
@@ -102,7 +109,7 @@ def query_key_space(model: LoadedModel, index: CorpusIndex, layer: int, head: in
     shift = queries.mean(axis=0, dtype=np.float64) - keys.mean(axis=0, dtype=np.float64)
     scale = float(np.sqrt(np.linalg.norm(keys + shift, axis=1).mean()
                           / max(np.linalg.norm(queries, axis=1).mean(), 1e-12)))
-    coords, explained = _plane(np.concatenate([queries * scale, (keys + shift) / scale]))
+    coords, explained = _plane(np.concatenate([queries * scale, (keys + shift) / scale]), projection)
     meta = index.metadata.select(["sentence_id", "token_index", "token"]).take(rows)
     sentence_ids, token_indexes = meta.column("sentence_id").to_numpy(), meta.column("token_index").to_numpy()
     lengths = _sentence_lengths(index, sentence_ids)
@@ -111,7 +118,7 @@ def query_key_space(model: LoadedModel, index: CorpusIndex, layer: int, head: in
     return QueryKeySpace(layer, head, twice([np.ones(len(rows), bool), np.zeros(len(rows), bool)]),
                          twice([sentence_ids, sentence_ids]), twice([token_indexes, token_indexes]),
                          twice([positions, positions]), tuple(meta.column("token").to_pylist()) * 2,
-                         coords, explained, queries, keys,
+                         coords, explained, projection, queries, keys,
                          shift.astype(np.float32), scale)
 
 
@@ -203,9 +210,15 @@ def _sentence_vectors(index: CorpusIndex, layer: int, pooling: str, chosen: np.n
     return np.concatenate(parts)
 
 
-def _plane(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _plane(rows: np.ndarray, projection: str = "PCA") -> tuple[np.ndarray, np.ndarray]:
     """([N, 2] float32 coordinates on the first two principal components, [2] the variance share each explains);
-    zeros past the components a tiny sample has."""
+    zeros past the components a tiny sample has. UMAP where asked and there are enough points for it."""
+    if projection == "UMAP" and len(rows) > UMAP_NEIGHBOURS + 1:
+        import umap  # imported on first use: numba costs the server memory and seconds
+
+        # A fixed seed, so a picture can be shared and found again; it makes UMAP run on one thread.
+        coords = umap.UMAP(n_components=2, n_neighbors=UMAP_NEIGHBOURS, random_state=0, n_jobs=1).fit_transform(rows)
+        return coords.astype(np.float32), np.full(2, np.nan)
     projection = pca(rows, components=2)
     missing = 2 - projection.coords.shape[1]
     return (np.pad(projection.coords, ((0, 0), (0, missing))).astype(np.float32),
