@@ -63,9 +63,10 @@ CHARS_PER_TOKEN = 6
 """Paragraph characters read per token asked for (this English Wikipedia text gives about 5 per token)."""
 EXACT_UP_TO = {"exact": sys.maxsize, "compressed": 0}
 """store.EXACT_UP_TO that makes build_index write each kind of index."""
-ENCODERS: dict[str, Callable[[Path], EncodeShards]] = {"in-process": lambda corpus: encode_shards}
-"""The builds whose throughput is measured, by name: each an encoder of the corpus file given (--ray adds a local
-Ray's)."""
+BUILDS: dict[str, tuple[Callable[[Path], EncodeShards], bool]] = {
+    "in-process": (lambda corpus: encode_shards, True), "in-process, no atlas": (lambda corpus: encode_shards, False)}
+"""The builds whose throughput is measured, by name: an encoder of the corpus file given, and whether the build
+computes the head atlas's statistics (--ray adds a local Ray's)."""
 CACHE_SHARD_SENTENCES = 1000
 """Sentences a shard of cached vectors: the bench's own, so that changes to the engine's shard size leave the cache
 valid (an index built from it has the same shards, which only its build's memory depends on)."""
@@ -127,7 +128,7 @@ class Cached:
         shard size, and an encoder that runs no model but links the cached shards, the last cut to the corpus."""
         return {"shard_sentences": self.shard_sentences, "encode": self._linked}
 
-    def _linked(self, model, sentences, directory, layers, shard_sentences, report) -> None:
+    def _linked(self, model, sentences, directory, layers, shard_sentences, atlas, report) -> None:
         for number, start in enumerate(range(0, len(sentences), shard_sentences)):
             source, target = shard_path(self.folder, number), shard_path(directory, number)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -142,7 +143,7 @@ def cached_vectors(model: LoadedModel, tokens: int, layer: int) -> Cached:
     """Layer ``layer`` of the first ``tokens`` tokens of train.txt: encoded the first time, found in CACHE after."""
     sentences = train_sentences(model, tokens)
     folder = CACHE / f"{model_fingerprint(model)[:12]}-layer{layer}-{sentences.checksum[:12]}-v{store.FORMAT}"
-    encode_shards(model, sentences, folder, [layer], CACHE_SHARD_SENTENCES, progress(f"vectors of {model.name}"))
+    encode_shards(model, sentences, folder, [layer], CACHE_SHARD_SENTENCES, True, progress(f"vectors of {model.name}"))
     return Cached(folder, sentences, CACHE_SHARD_SENTENCES)
 
 
@@ -182,11 +183,11 @@ def bare_passes(model: LoadedModel, sentences: Sentences, shard_sentences: int) 
 
 
 def build_throughput(model: LoadedModel, sentences: Sentences, shard_sentences: int, encode: EncodeShards,
-                     repeat: int) -> list[float]:
+                     atlas: bool, repeat: int) -> list[float]:
     """Best seconds of [the bare passes shard by shard, the bare passes of all sentences at once, build_index at
-    every layer with ``encode``], timed in turns."""
+    every layer with ``encode`` and ``atlas``], timed in turns."""
     def build() -> None:
-        with built(model, sentences, None, encode=encode):
+        with built(model, sentences, None, encode=encode, atlas=atlas):
             pass
     return interleaved([lambda: bare_passes(model, sentences, shard_sentences),
                         lambda: bare_passes(model, sentences, len(sentences)), build], repeat)
@@ -206,9 +207,9 @@ def build_table(names: list[str], tokens: int, repeat: int) -> None:
             count = int(indexed_tokens(model, sentences).sum())
             shard_sentences = store.sentences_per_shard(model, sentences, store.checked_layers(model, None),
                                                       store.SHARD_MB)
-            for encoder, encoding in ENCODERS.items():
+            for encoder, (encoding, atlas) in BUILDS.items():
                 build_row(name, model, encoder, count, shard_sentences,
-                          build_throughput(model, sentences, shard_sentences, encoding(corpus), repeat))
+                          build_throughput(model, sentences, shard_sentences, encoding(corpus), atlas, repeat))
 
 
 def build_row(name: str, model: LoadedModel, encoder: str, count: int, shard_sentences: int,
@@ -456,7 +457,7 @@ def main() -> None:
     args = parser.parse_args()
     began = time.perf_counter()
     if args.ray:
-        ENCODERS["local Ray"] = ray_build
+        BUILDS["local Ray"] = (ray_build, True)
     if "build" in args.parts:
         build_table(args.models, args.build_tokens, args.repeat)
     if "search" in args.parts:

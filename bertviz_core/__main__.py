@@ -63,6 +63,8 @@ def _corpus_commands(commands, model_option: dict) -> None:
     index.add_argument("--split", choices=SPLITS, default="lines",
                        help="one sentence per line, or prose cut into sentences (pySBD)")
     index.add_argument("--labels", action="store_true", help="lines are label<TAB>sentence")
+    index.add_argument("--no-atlas", action="store_true",
+                       help="skip every head's statistics per sentence (the head atlas): a search-only index")
     index.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                        help="build on Ray: a local Ray, or the cluster at ADDRESS (requirements-ray.txt)")
     index.set_defaults(run=_index)
@@ -176,8 +178,8 @@ def _index(args) -> int:
         from .corpus.on_ray import ray_encoder
         encode = ray_encoder(None if args.ray == "local" else args.ray, args.corpus, args.split, args.labels)
     with _Bars() as bars:
-        manifest = build_index(model, sentences, args.out, args.layers, source=str(args.corpus), progress=bars,
-                               encode=encode)
+        manifest = build_index(model, sentences, args.out, args.layers, source=str(args.corpus),
+                               atlas=not args.no_atlas, progress=bars, encode=encode)
     print(f"{args.out}: {manifest.data['tokens']:,} tokens of {len(sentences):,} sentences, layers "
           f"{','.join(map(str, manifest.layers))}, {model.name}")
     return 0

@@ -165,3 +165,18 @@ def test_umap_projects_the_same_queries_and_keys_and_repeats_itself(tiny_index):
                                   first.coords)  # a fixed seed: a shared link shows the same picture
     with pytest.raises(InputError, match="Projections are PCA, UMAP"):
         query_key_space(model, index, layer=1, head=2, projection="t-SNE")
+
+
+def test_an_index_built_without_its_atlas_says_so_and_searches_the_same(tmp_path, tiny_index, capsys):
+    model, index = tiny_index
+    (tmp_path / "corpus.txt").write_text("\n".join(SENTENCES), encoding="utf-8")
+    assert main(["index", str(tmp_path / "corpus.txt"), "--model", model.location, "--out", str(tmp_path / "plain"),
+                 "--no-atlas"]) == 0
+    plain = CorpusIndex(tmp_path / "plain", model)
+    with pytest.raises(CorpusIndexError, match="built without head statistics"):
+        head_atlas(plain)
+    query = analyze(model, "The bank of the river.")
+    assert plain.search(query, 2, 1, 5) == index.search(query, 2, 1, 5)
+    np.testing.assert_allclose(corpus_map(plain, 2, "cls").coords, corpus_map(index, 2, "cls").coords, atol=1e-5)
+    with pytest.raises(CorpusIndexError, match="head statistics differ"):
+        build_index(model, read_sentences(tmp_path / "corpus.txt"), tmp_path / "plain", shard_sentences=None)

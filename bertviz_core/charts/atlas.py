@@ -5,6 +5,7 @@ figure is built point by point in Python."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
 from ..corpus.atlas import CorpusMap, QueryKeySpace
@@ -81,7 +82,7 @@ def query_key_scatter(space: QueryKeySpace, colouring: str) -> go.Figure:
 def corpus_map_scatter(found: CorpusMap, sentences: list[str]) -> go.Figure:
     """One point per sentence, coloured by its label; hover shows the sentence, a click makes it the sidebar's."""
     labels = np.array(found.labels, dtype=object)
-    texts = np.array([sentences[s][:120] for s in found.sentence_ids], dtype=object)
+    texts = pd.Series(sentences).iloc[found.sentence_ids].str.slice(0, 120).to_numpy()
     traces = []
     for n, label in enumerate(np.unique(labels)):
         chosen = labels == label

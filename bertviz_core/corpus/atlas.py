@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..analysis import InputError
+from ..analysis import HoldsArrays, InputError
 from ..loading import LoadedModel
 from ..qkv import head_projections
 from ..vectors import pca
@@ -41,7 +41,8 @@ def head_atlas(index: CorpusIndex) -> HeadAtlas:
     """The head statistics the build stored beside the index."""
     entry = index.manifest.data.get("atlas")
     if not entry:
-        raise CorpusIndexError(f"The index in {index.directory} has no head statistics; rebuild it with this version.")
+        raise CorpusIndexError(f"The index in {index.directory} was built without head statistics (--no-atlas); "
+                               "build it again without that option to see the head atlas.")
     try:
         return read_atlas(index.directory / entry["file"])
     except (OSError, pa.ArrowException, KeyError, ValueError) as error:
@@ -54,7 +55,7 @@ def head_atlas(index: CorpusIndex) -> HeadAtlas:
 
 
 @dataclass(frozen=True, eq=False)
-class QueryKeySpace:
+class QueryKeySpace(HoldsArrays):
     """One head's queries and keys over a sample of the corpus, normalised as AttentionViz does and projected
     together to 2-D. Every array has one row per point: first the queries, then the keys of the same tokens."""
 
@@ -160,7 +161,7 @@ def _sentence_lengths(index: CorpusIndex, sentence_ids: np.ndarray) -> np.ndarra
 
 
 @dataclass(frozen=True, eq=False)
-class CorpusMap:
+class CorpusMap(HoldsArrays):
     layer: int
     pooling: str
     sentence_ids: np.ndarray

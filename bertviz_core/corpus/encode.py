@@ -69,12 +69,13 @@ def cls_column(layer: int) -> str:
 
 
 def encode_sentences(model: LoadedModel, sentences: Sentences, first_id: int, layers: Sequence[int],
-                     batch_tokens: int = BATCH_TOKENS) -> Encoded:
+                     heads: bool = True, batch_tokens: int = BATCH_TOKENS) -> Encoded:
     """Every token of ``sentences`` (sentence ids from ``first_id``) except special tokens and padding, in
     (sentence id, token index) order: id, sentence_id, token_index (0 = ``[CLS]``, as in ``Analysis.tokens``),
     token, word (the whole word it is part of) and word_index (its number in the sentence), start and end (the
     token's character span in its sentence), and per layer L (0 = the embedding output) ``vector_L`` (see
-    ``layer_vectors``) and ``norm_L``; and one row per sentence (``Encoded.sentences``)."""
+    ``layer_vectors``) and ``norm_L``; and one row per sentence (``Encoded.sentences``, with every head's
+    statistics unless ``heads`` is False)."""
     encodings = model.tokenizer(list(sentences.texts), truncation=True, max_length=model.max_tokens,
                                 return_offsets_mapping=True, return_special_tokens_mask=True)
     rows = [_sentence_rows(encodings, sentences, index, first_id) for index in range(len(sentences))]
@@ -82,10 +83,10 @@ def encode_sentences(model: LoadedModel, sentences: Sentences, first_id: int, la
                      schema=METADATA)
     # Each batch's vectors go straight to their rows: the table is in id order with no sort, and no copy of it.
     first_row = np.cumsum([0] + [len(positions) for _, positions in rows])
-    D, heads = model.config.hidden_size, (model.num_layers, model.num_heads, len(STATISTICS))
+    D, shape = model.config.hidden_size, (model.num_layers, model.num_heads, len(STATISTICS))
     vectors = [np.empty((table.num_rows, D), np.float32) for _ in layers]
     firsts = [np.empty((len(sentences), D), np.float32) for _ in layers]
-    statistics = np.empty((len(sentences), *heads), np.float32)
+    statistics = np.empty((len(sentences), *shape), np.float32) if heads else None
     for batch in _length_batches([len(ids) for ids in encodings["input_ids"]], batch_tokens):
         rows_of_batch = np.concatenate([np.arange(first_row[i], first_row[i + 1]) for i in batch])
         _encode_batch(model, encodings, batch, [rows[i][1] for i in batch], torch.from_numpy(rows_of_batch),
@@ -95,8 +96,9 @@ def encode_sentences(model: LoadedModel, sentences: Sentences, first_id: int, la
         table = table.append_column(norm_column(layer), pa.array(np.linalg.norm(states, axis=1)))
     per_sentence = pa.table({"sentence_id": pa.array(range(first_id, first_id + len(sentences)), pa.int64()),
                              "tokens": pa.array([len(ids) for ids in encodings["input_ids"]], pa.int32())})
-    per_sentence = per_sentence.append_column(float32_field(SENTENCE_HEADS, *heads),
-                                              float32_column(statistics.reshape(len(sentences), -1)))
+    if heads:
+        per_sentence = per_sentence.append_column(float32_field(SENTENCE_HEADS, *shape),
+                                                  float32_column(statistics.reshape(len(sentences), -1)))
     for layer, states in zip(layers, firsts):
         per_sentence = per_sentence.append_column(float32_field(cls_column(layer), D), float32_column(states))
     return Encoded(table, per_sentence)
@@ -150,21 +152,21 @@ def _length_batches(lengths: list[int], batch_tokens: int) -> Iterator[list[int]
 
 def _encode_batch(model: LoadedModel, encodings, batch: list[int], positions: list[list[int]], rows: torch.Tensor,
                   layers: Sequence[int], vectors: list[np.ndarray], firsts: list[np.ndarray],
-                  statistics: np.ndarray) -> None:
+                  statistics: np.ndarray | None) -> None:
     """One forward pass over the sentences ``batch``: the hidden states of their indexed ``positions`` at each
     layer are written to ``rows`` of that layer's ``vectors``, their first tokens' to ``firsts``, and every head's
-    statistics on each sentence to ``statistics``."""
+    statistics on each sentence to ``statistics`` (unless None)."""
     names = [name for name in model.tokenizer.model_input_names if name in encodings]
     inputs = model.tokenizer.pad({name: [encodings[name][i] for i in batch] for name in names}, return_tensors="pt")
     kept = torch.tensor([(n, p) for n, sentence in enumerate(positions) for p in sentence]).reshape(-1, 2)
-    lengths, separators, punctuation = _key_kinds(model, inputs, encodings, batch)
     with model.lock, torch.inference_mode():  # one batch at a time: other users' pages wait for one batch at most
-        output = model.encoder(**inputs, output_hidden_states=True, output_attentions=True)
+        output = model.encoder(**inputs, output_hidden_states=True, output_attentions=statistics is not None)
         # Only the kept tokens of each chosen layer are copied: padding and special tokens never leave torch.
         for layer, stored, first in zip(layers, vectors, firsts):
             torch.from_numpy(stored).index_copy_(0, rows, output.hidden_states[layer][kept[:, 0], kept[:, 1]])
             first[batch] = output.hidden_states[layer][:, 0].numpy()
-        statistics[batch] = batch_statistics(output.attentions, lengths, separators, punctuation)
+        if statistics is not None:
+            statistics[batch] = batch_statistics(output.attentions, *_key_kinds(model, inputs, encodings, batch))
 
 
 def _key_kinds(model: LoadedModel, inputs, encodings, batch: list[int]) -> tuple[torch.Tensor, ...]:

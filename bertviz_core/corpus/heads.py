@@ -17,6 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
+from ..analysis import HoldsArrays
+
 STATISTICS = {
     "to_cls": "attention to [CLS]",
     "to_sep": "attention to [SEP] (the special tokens after the first)",
@@ -63,8 +65,8 @@ def batch_statistics(attentions: tuple[torch.Tensor, ...], lengths: torch.Tensor
     return torch.stack(per_layer, dim=1).numpy()  # [B, L, H, S]
 
 
-@dataclass(frozen=True)
-class HeadAtlas:
+@dataclass(frozen=True, eq=False)
+class HeadAtlas(HoldsArrays):
     """Every head's statistics over a corpus: the mean over sentences of each sentence's value, its spread, and the
     sentences where it is highest."""
 

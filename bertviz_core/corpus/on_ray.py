@@ -32,7 +32,7 @@ def ray_encoder(address: str | None, corpus: str | Path, split: str = "lines", l
     and reads the corpus from ``corpus`` (the same file the caller read its ``Sentences`` from)."""
 
     def encode(model: LoadedModel, sentences: Sentences, directory: Path, layers: list[int], shard_sentences: int,
-               progress: Progress) -> None:
+               atlas: bool, progress: Progress) -> None:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # read when ray is imported
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local Ray needs no token file in ~/.ray
         import ray
@@ -54,7 +54,7 @@ def ray_encoder(address: str | None, corpus: str | Path, split: str = "lines", l
                            .map_groups(ShardWriter, batch_format="pyarrow", num_cpus=0.5,
                                        compute=ray.data.ActorPoolStrategy(size=workers),
                                        fn_constructor_kwargs=dict(spec=model_spec(model), directory=str(directory),
-                                                                  layers=layers, shard_sentences=shard_sentences)))
+                                                                  layers=layers, shard_sentences=shard_sentences, atlas=atlas)))
                 written.materialize()
             progress(len(sentences), len(sentences), "sentences")
         finally:
@@ -88,17 +88,18 @@ def _sentence_rows(file: dict, split: str, labels: bool, shard_sentences: int) -
 class ShardWriter:
     """A Ray actor: loads the model once, then encodes and writes one shard per group of sentences it is given."""
 
-    def __init__(self, spec: str, directory: str, layers: list[int], shard_sentences: int):
+    def __init__(self, spec: str, directory: str, layers: list[int], shard_sentences: int, atlas: bool):
         from ..loading import load_model
 
         self.model = load_model(spec)
-        self.directory, self.layers, self.shard_sentences = Path(directory), layers, shard_sentences
+        self.directory, self.layers = Path(directory), layers
+        self.shard_sentences, self.atlas = shard_sentences, atlas
 
     def __call__(self, group: pa.Table) -> pa.Table:
         group = group.sort_by("sentence_id")
         number = group.column("shard")[0].as_py()
         first = group.column("sentence_id")[0].as_py()
         part = Sentences(tuple(group.column("text").to_pylist()), tuple(group.column("label").to_pylist()))
-        encoded = encode_sentences(self.model, part, first, self.layers)
+        encoded = encode_sentences(self.model, part, first, self.layers, self.atlas)
         write_shard(self.directory, number, encoded)
         return pa.table({"shard": [number], "tokens": [encoded.tokens.num_rows]})

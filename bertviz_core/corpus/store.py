@@ -115,23 +115,25 @@ def library_versions() -> dict[str, str]:
 # Building
 # ---------------------------------------------------------------------------------------------
 
-EncodeShards = Callable[[LoadedModel, Sentences, Path, list[int], int, Progress], None]
-"""Writes every missing shard of a corpus into a folder: in-process (``encode_shards``) or on Ray."""
+EncodeShards = Callable[[LoadedModel, Sentences, Path, list[int], int, bool, Progress], None]
+"""(model, sentences, folder, layers, shard_sentences, atlas, progress): writes every missing shard of a corpus into
+a folder, with every head's statistics per sentence if ``atlas``; in-process (``encode_shards``) or on Ray."""
 
 
 def build_index(model: LoadedModel, sentences: Sentences, directory: str | Path, layers: list[int] | None = None,
                 *, source: str = "", shard_sentences: int | None = None, shard_mb: int = SHARD_MB,
-                progress: Progress | None = None, encode: EncodeShards | None = None) -> Manifest:
+                atlas: bool = True, progress: Progress | None = None, encode: EncodeShards | None = None) -> Manifest:
     """Index every token of ``sentences`` at ``layers`` (default: all, 0 = the embedding output) in ``directory``,
     in shards of ``shard_sentences`` (default: about ``shard_mb`` of vectors each), carrying on from the whole shards
-    a killed build left there. Returns the finished manifest."""
+    a killed build left there; with every head's statistics (``heads``) unless ``atlas`` is False. Returns the
+    finished manifest."""
     layers = checked_layers(model, layers)
     shard_sentences = shard_sentences or sentences_per_shard(model, sentences, layers, shard_mb)
     directory = Path(directory)
-    manifest = _started(model, sentences, directory, layers, source, shard_sentences)
+    manifest = _started(model, sentences, directory, layers, source, shard_sentences, atlas)
     _write_sentences(directory, sentences)
     progress = progress or (lambda done, total, what: None)
-    (encode or encode_shards)(model, sentences, directory, layers, shard_sentences, progress)
+    (encode or encode_shards)(model, sentences, directory, layers, shard_sentences, atlas, progress)
     return _finished(manifest, directory, progress)
 
 
@@ -156,13 +158,13 @@ def sentences_per_shard(model: LoadedModel, sentences: Sentences, layers: list[i
 
 
 def encode_shards(model: LoadedModel, sentences: Sentences, directory: Path, layers: list[int],
-                  shard_sentences: int, progress: Progress) -> None:
+                  shard_sentences: int, atlas: bool, progress: Progress) -> None:
     """The in-process build: one shard at a time, each written whole while the next is encoded."""
     with WriteBehind() as behind:
         for number, start in enumerate(range(0, len(sentences), shard_sentences)):
             stop = min(start + shard_sentences, len(sentences))
             if not shard_path(directory, number).exists():
-                encoded = encode_sentences(model, sentences.part(start, stop), start, layers)
+                encoded = encode_sentences(model, sentences.part(start, stop), start, layers, atlas)
                 behind.write(lambda encoded=encoded, number=number: write_shard(directory, number, encoded))
             progress(stop, len(sentences), "sentences")
 
@@ -234,7 +236,7 @@ def write_whole(path: Path, write: Callable[[Path], None], durable: bool = False
 
 
 def _started(model: LoadedModel, sentences: Sentences, directory: Path, layers: list[int], source: str,
-             shard_sentences: int) -> Manifest:
+             shard_sentences: int, atlas: bool) -> Manifest:
     """The manifest of this build: new in an empty folder, or the one a killed build left (which must match)."""
     wanted = {
         "format": FORMAT,
@@ -245,12 +247,14 @@ def _started(model: LoadedModel, sentences: Sentences, directory: Path, layers: 
         "corpus": {"source": source, "checksum": sentences.checksum, "sentences": len(sentences),
                    "labelled": any(sentences.labels)},
         "shard_sentences": shard_sentences,
+        "atlas": atlas,
         "versions": library_versions(),
     }
     path = directory / "manifest.json"
     if path.exists():
         found = _read_manifest(path)
         differ = [key for key in ("format", "layers", "shard_sentences") if found.get(key) != wanted[key]]
+        differ += ["head statistics"] * (bool(found.get("atlas")) != atlas)
         differ += ["model weights"] * (found["model"].get("fingerprint") != wanted["model"]["fingerprint"])
         differ += ["corpus"] * (found["corpus"].get("checksum") != wanted["corpus"]["checksum"])
         if differ:
@@ -276,7 +280,7 @@ def _finished(manifest: Manifest, directory: Path, progress: Progress) -> Manife
     data = dict(manifest.data, tokens=tokens, shards=[str(s.relative_to(directory)) for s in shards])
     if tokens == 0:
         raise InputError("The corpus has no tokens to index.")
-    data["atlas"] = _write_atlas(directory, manifest, len(shards))
+    data["atlas"] = _write_atlas(directory, manifest, len(shards)) if manifest.data["atlas"] else False
     data["indexes"] = {}
     with WriteBehind() as behind:
         for done, layer in enumerate(manifest.layers):
