@@ -40,6 +40,8 @@ STATE = ("() => [!!document.querySelector(\"[data-testid='stApp'][data-test-scri
          "document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length, "
          "document.querySelectorAll('[data-testid=stMain] [data-testid=stSkeleton]').length]")
 SETTLE_SECONDS = 1.0
+DATA_FRAME = 10_000
+"""Bytes above which a websocket frame carries a chart's data (Streamlit's other messages are smaller)."""
 
 
 def model_spec(name: str) -> str:
@@ -50,21 +52,26 @@ def model_spec(name: str) -> str:
     return str(directory)
 
 
-def visit(browser, url: str) -> tuple[float, int, int]:
-    """(seconds until the page's charts are drawn, bytes received over the websocket, charts)."""
+def visit(browser, url: str) -> tuple[float, float, int, int]:
+    """(seconds until the page's charts are drawn, of which the seconds after the last frame of chart data arrived
+    over the websocket (the last of over DATA_FRAME bytes, or the last of all): drawing once the data is in the
+    browser; bytes received over the websocket; charts)."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    received = [0]
-    page.on("websocket", lambda socket: socket.on("framereceived", lambda frame: received.__setitem__(
-        0, received[0] + len(frame if isinstance(frame, bytes) else frame.encode()))))
+    frames: list[tuple[float, int]] = []  # (when, bytes)
+    page.on("websocket", lambda socket: socket.on("framereceived", lambda frame: frames.append(
+        (time.perf_counter(), len(frame if isinstance(frame, bytes) else frame.encode())))))
     start = time.perf_counter()
     page.goto(url, timeout=600_000)
-    seconds, charts = settled(page, start)
+    done, charts = settled(page)
     page.close()
-    return seconds, received[0], charts
+    before = [(when, size) for when, size in frames if when <= done]
+    data_in = max((when for when, size in before if size > DATA_FRAME),
+                  default=max((when for when, _ in before), default=start))
+    return done - start, done - data_in, sum(size for _, size in frames), charts
 
 
-def settled(page, start: float) -> tuple[float, int]:
-    """(seconds from ``start`` until the page was finished, charts): idle, a title, no placeholder left (Streamlit
+def settled(page) -> tuple[float, int]:
+    """(when the page was finished, as time.perf_counter, charts): idle, a title, no placeholder left (Streamlit
     shows one while it fetches a chart's code), every chart drawn, and no change for SETTLE_SECONDS (the idle marker
     is also there before the first run starts, so it alone proves nothing)."""
     done_at, last = None, None
@@ -72,7 +79,7 @@ def settled(page, start: float) -> tuple[float, int]:
         idle, titled, charts, drawn, placeholders = state = page.evaluate(STATE)
         finished = idle and titled and not placeholders and drawn >= charts
         if finished and state == last and time.perf_counter() - done_at >= SETTLE_SECONDS:
-            return done_at - start, charts
+            return done_at, charts
         if not finished or state != last:
             done_at = time.perf_counter()
         last = state
@@ -85,13 +92,14 @@ def measure(model: str, lengths: list[int], pages: list[str]) -> None:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         for length in lengths:
             query = urlencode({"model": spec, "text": text_of(length)})
-            first, _, _ = visit(browser, f"{url}/?{query}")
+            first, _, _, _ = visit(browser, f"{url}/?{query}")
             print(f"\n{model}, {length} tokens: model + analysis on first visit {first:.1f} s")
-            print(f"| page | charts | MB sent | seconds until drawn |\n|---|---|---|---|")
+            print("| page | charts | MB sent | seconds until drawn | of which after the data arrived |\n"
+                  "|---|---|---|---|---|")
             for label in pages:
                 path, extra = PAGES[label]
-                seconds, sent, charts = visit(browser, f"{url}/{path}?{query}&{urlencode(extra)}")
-                print(f"| {label} | {charts} | {sent / 1e6:.2f} | {seconds:.1f} |", flush=True)
+                seconds, drawing, sent, charts = visit(browser, f"{url}/{path}?{query}&{urlencode(extra)}")
+                print(f"| {label} | {charts} | {sent / 1e6:.2f} | {seconds:.1f} | {drawing:.1f} |", flush=True)
         browser.close()
         print(f"\n{model}: server peak resident memory {memory.peak:.0f} MB")
 
