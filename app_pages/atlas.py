@@ -85,6 +85,20 @@ def head_atlas_view() -> None:
         show_sentence_head(index.sentences[top[0][0]], layer, head)
 
 
+def projected(layer: int, head: int, projection: str):
+    """The query/key space; UMAP (up to a minute, once per layer, head and corpus) with a bar over its epochs."""
+    if projection != "UMAP":
+        return query_key_space(model, index, layer, head)
+    bar = st.progress(0.0, text="UMAP: finding each point's neighbours…")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / max(total, 1), text=f"UMAP: laying out the points, epoch {done} of {total}")
+
+    space = query_key_space(model, index, layer, head, projection="UMAP", progress=progress)
+    bar.empty()
+    return space
+
+
 def query_key_view() -> None:
     st.markdown(f"Every token of a sample of the corpus (whole sentences, up to {QUERY_KEY_POINTS:,} points) as this "
                 "head's query and as its key, in one plane (AttentionViz, Yeh et al. 2023), where a query tends to lie "
@@ -97,16 +111,14 @@ def query_key_view() -> None:
     head = url_index("head", "Head", model.num_heads, column=middle)
     colouring = url_choice("atlas_color", "Colour by", list(COLOURINGS), COLOURINGS[0], column=right)
     projection = url_choice("atlas_projection", "Projection", list(PROJECTIONS), "PCA", column=last)
-    message = ("Projecting queries and keys with UMAP (once per layer and head; up to a minute)…"
-               if projection == "UMAP" else "Projecting queries and keys…")
-    space = compute.derived(("query/key space", str(index.directory), layer, head, projection), message,
-                            lambda: query_key_space(model, index, layer, head, projection=projection))
+    space = compute.derived(("query/key space", str(index.directory), layer, head, projection),
+                            "Projecting queries and keys…", lambda: projected(layer, head, projection))
     st.plotly_chart(compute.figure(("atlas qk", str(index.directory), layer, head, colouring, projection),
                                    lambda: query_key_scatter(space, colouring)),
                     key="atlas_qk", on_select="rerun", selection_mode="points")
     point = clicked_point("atlas_qk")
     if point is not None:
-        sentence_id, token = int(point[0]), int(point[1])
+        sentence_id, token = int(space.sentence_ids[int(point)]), int(space.token_indexes[int(point)])
         row = index.token_row(sentence_id, token)
         sentence = index.sentences[sentence_id]
         st.markdown(f"{marked(sentence, row['start'], row['end'])} · [open on the Attention page]"

@@ -180,3 +180,11 @@ def test_an_index_built_without_its_atlas_says_so_and_searches_the_same(tmp_path
     np.testing.assert_allclose(corpus_map(plain, 2, "cls").coords, corpus_map(index, 2, "cls").coords, atol=1e-5)
     with pytest.raises(CorpusIndexError, match="head statistics differ"):
         build_index(model, read_sentences(tmp_path / "corpus.txt"), tmp_path / "plain", shard_sentences=None)
+
+
+def test_umap_reports_its_epochs(tiny_index):
+    model, index = tiny_index
+    seen = []
+    query_key_space(model, index, layer=1, head=2, projection="UMAP", progress=lambda done, total: seen.append(
+        (done, total)))
+    assert seen and seen[-1][0] == seen[-1][1] > 1 and all(0 <= done <= total for done, total in seen)

@@ -49,8 +49,9 @@ def head_grid(atlas: HeadAtlas, statistic: str) -> go.Figure:
 
 def query_key_scatter(space: QueryKeySpace, colouring: str) -> go.Figure:
     """Queries and keys of one head in one plane (Scattergl, queries as circles and keys as crosses); each point's
-    ``customdata`` is its sentence id and token index, for a click to open."""
-    points = np.stack([space.sentence_ids, space.token_indexes], axis=1).astype(np.int32)
+    ``customdata`` is its row in ``space`` (one number: a browser reports a row of a 2-D typed array as an object),
+    for a click to open."""
+    points = np.arange(len(space.tokens), dtype=np.int32)
     tokens = np.array(space.tokens, dtype=object)
     if colouring == "token":
         words, counts = np.unique(tokens, return_counts=True)
@@ -67,7 +68,7 @@ def query_key_scatter(space: QueryKeySpace, colouring: str) -> go.Figure:
     figure = go.Figure([go.Scattergl(
         x=space.coords[chosen, 0], y=space.coords[chosen, 1], mode="markers", name=name, marker=marker,
         text=tokens[chosen].tolist(), customdata=points[chosen],
-        hovertemplate=f"%{{text}}<extra>{name} · sentence %{{customdata[0]}}, token %{{customdata[1]}}</extra>")
+        hovertemplate=f"%{{text}}<extra>{name}</extra>")
         for chosen, name, marker in groups])
     pca = space.projection == "PCA"
     figure.update_layout(
@@ -75,7 +76,8 @@ def query_key_scatter(space: QueryKeySpace, colouring: str) -> go.Figure:
               f"keys ({'PCA: {:.0%} and {:.0%} of the variance'.format(*space.explained) if pca else 'UMAP'})",
         xaxis=dict(title="first principal component" if pca else "UMAP 1", zeroline=False),
         yaxis=dict(title="second principal component" if pca else "UMAP 2", zeroline=False, scaleanchor="x"),
-        height=620, margin=dict(l=20, r=20, t=60, b=20), legend=dict(itemsizing="constant"))
+        height=660, margin=dict(l=20, r=20, t=60, b=20),
+        legend=dict(itemsizing="constant", orientation="h", yanchor="top", y=-0.12, x=0))  # clear of a colour bar
     return figure
 
 

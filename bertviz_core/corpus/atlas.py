@@ -9,7 +9,9 @@ attention layer ``l`` is index layer ``l``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -91,11 +93,12 @@ class QueryKeySpace(HoldsArrays):
 
 
 def query_key_space(model: LoadedModel, index: CorpusIndex, layer: int, head: int,
-                    limit: int = QUERY_KEY_POINTS, projection: str = "PCA") -> QueryKeySpace:
+                    limit: int = QUERY_KEY_POINTS, projection: str = "PCA",
+                    progress: Callable[[int, int], None] | None = None) -> QueryKeySpace:
     """Head ``head`` of attention layer ``layer`` (0-based): its query and key for each token of a sample of the
     corpus, keys shifted so that their centroid is the queries' (a shift of every key adds the same q . t to a
     query's scores, so its softmax is unchanged) and both scaled to the same mean norm (q c . k / c = q . k),
-    then projected together to 2-D (``PROJECTIONS``)."""
+    then projected together to 2-D (``PROJECTIONS``). ``progress(done, total)`` follows UMAP's epochs."""
     if projection not in PROJECTIONS:
         raise InputError(f"Projections are {', '.join(PROJECTIONS)}; got {projection!r}.")
     if not 0 <= layer < model.num_layers or layer not in index.layers:
@@ -110,7 +113,7 @@ def query_key_space(model: LoadedModel, index: CorpusIndex, layer: int, head: in
     shift = queries.mean(axis=0, dtype=np.float64) - keys.mean(axis=0, dtype=np.float64)
     scale = float(np.sqrt(np.linalg.norm(keys + shift, axis=1).mean()
                           / max(np.linalg.norm(queries, axis=1).mean(), 1e-12)))
-    coords, explained = _plane(np.concatenate([queries * scale, (keys + shift) / scale]), projection)
+    coords, explained = _plane(np.concatenate([queries * scale, (keys + shift) / scale]), projection, progress)
     meta = index.metadata.select(["sentence_id", "token_index", "token"]).take(rows)
     sentence_ids, token_indexes = meta.column("sentence_id").to_numpy(), meta.column("token_index").to_numpy()
     lengths = _sentence_lengths(index, sentence_ids)
@@ -211,16 +214,36 @@ def _sentence_vectors(index: CorpusIndex, layer: int, pooling: str, chosen: np.n
     return np.concatenate(parts)
 
 
-def _plane(rows: np.ndarray, projection: str = "PCA") -> tuple[np.ndarray, np.ndarray]:
+def _plane(rows: np.ndarray, projection: str = "PCA",
+           progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """([N, 2] float32 coordinates on the first two principal components, [2] the variance share each explains);
     zeros past the components a tiny sample has. UMAP where asked and there are enough points for it."""
     if projection == "UMAP" and len(rows) > UMAP_NEIGHBOURS + 1:
         import umap  # imported on first use: numba costs the server memory and seconds
 
-        # A fixed seed, so a picture can be shared and found again; it makes UMAP run on one thread.
-        coords = umap.UMAP(n_components=2, n_neighbors=UMAP_NEIGHBOURS, random_state=0, n_jobs=1).fit_transform(rows)
+        # A fixed seed, so a picture can be shared and found again; it makes UMAP run on one thread. UMAP reports
+        # its epochs only through tqdm, and only when verbose: its bar is read as it is written.
+        reporting = dict(verbose=True, tqdm_kwds={"file": _EpochReader(progress), "mininterval": 0.5}) \
+            if progress else {}
+        coords = umap.UMAP(n_components=2, n_neighbors=UMAP_NEIGHBOURS, random_state=0, n_jobs=1,
+                           **reporting).fit_transform(rows)
         return coords.astype(np.float32), np.full(2, np.nan)
     projection = pca(rows, components=2)
     missing = 2 - projection.coords.shape[1]
     return (np.pad(projection.coords, ((0, 0), (0, missing))).astype(np.float32),
             np.pad(projection.explained, (0, missing)))
+
+
+class _EpochReader:
+    """A file for tqdm to write UMAP's progress bar to: each "done/total" it writes goes to ``progress``."""
+
+    def __init__(self, progress: Callable[[int, int], None]):
+        self.progress = progress
+
+    def write(self, text: str) -> None:
+        found = re.findall(r"(\d+)/(\d+)", text)
+        if found:
+            self.progress(*map(int, found[-1]))
+
+    def flush(self) -> None:
+        pass
