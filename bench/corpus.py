@@ -1,8 +1,8 @@
 """Corpus index figures: build throughput against a bare forward pass, search latency and recall@10 of both index
-kinds as the corpus grows (with the NPROBE and RERANK sweep behind the engine's values), and what a token costs on
-disk and in memory.
+kinds as the corpus grows (with the NPROBE and RERANK sweep behind the engine's values), what a token costs on
+disk and in memory, and what the Corpus atlas's views cost a browser (--parts views).
 
-    .venv/bin/python bench/corpus.py [--parts build search bytes] [--models offline bert-base-sized]
+    .venv/bin/python bench/corpus.py [--parts build search bytes views] [--models offline bert-base-sized]
         [--build-tokens 20000] [--repeat 2] [--ray] [--search-model offline] [--sizes 10000 100000 1000000]
         [--queries 200] [--pq-dims 4 2] [--nprobes 8 16 32 64] [--reranks 10 20 40 80] [--bytes-tokens 100000]
 
@@ -430,6 +430,15 @@ def shipped_table(names: list[str]) -> None:
 # -- output ----------------------------------------------------------------------------------------------------------
 
 
+def views_table(names: list[str]) -> None:
+    """The Corpus atlas's views of the shipped corpus in Chromium (bench/pages.py): bytes sent, and seconds until
+    drawn, also once the data is cached on the server; the corpus page first, so its visit builds the index."""
+    from bench.pages import ATLAS_VIEWS, measure
+
+    for name in names:
+        measure(name, [128], ["corpus", *ATLAS_VIEWS, *(f"{label}, again" for label in ATLAS_VIEWS)])
+
+
 def header(title: str, *columns: str) -> None:
     print(f"\n{title}\n\n| {' | '.join(columns)} |\n|{'---|' * len(columns)}", flush=True)
 
@@ -440,7 +449,7 @@ def row(*cells) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parts = ["build", "search", "bytes"]
+    parts = ["build", "search", "bytes", "views"]
     parser.add_argument("--parts", nargs="+", choices=parts, default=parts)
     parser.add_argument("--models", nargs="+", default=["offline", "bert-base-sized"], help="for build and bytes")
     parser.add_argument("--build-tokens", type=int, default=20_000)
@@ -465,6 +474,8 @@ def main() -> None:
     if "bytes" in args.parts:
         per_token_table(args.models, args.bytes_tokens)
         shipped_table(args.models)
+    if "views" in args.parts:
+        views_table(args.models)
     print(f"\ntotal {(time.perf_counter() - began) / 60:.1f} min")
 
 
