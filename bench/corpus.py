@@ -26,6 +26,7 @@ import contextlib
 import functools
 import multiprocessing
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -430,13 +431,35 @@ def shipped_table(names: list[str]) -> None:
 # -- output ----------------------------------------------------------------------------------------------------------
 
 
-def views_table(names: list[str]) -> None:
-    """The Corpus atlas's views of the shipped corpus in Chromium (bench/pages.py): bytes sent, and seconds until
-    drawn, also once the data is cached on the server; the corpus page first, so its visit builds the index."""
-    from bench.pages import ATLAS_VIEWS, measure
+def views_table(names: list[str], sentences: int) -> None:
+    """The Corpus atlas's views in Chromium (bench/pages.py): bytes sent, and seconds until drawn, also once the data
+    is cached on the server. First on the shipped corpus (the corpus page first, so its visit builds the index),
+    then on an index folder of ``sentences`` sentences of train.txt, big enough for the views' sample limits."""
+    from bench.pages import ATLAS_VIEWS, PAGES, measure
 
     for name in names:
-        measure(name, [128], ["corpus", *ATLAS_VIEWS, *(f"{label}, again" for label in ATLAS_VIEWS)])
+        folder = large_index(load(name), sentences)
+        large = {f"{label} of {sentences:,} sentences": (path, dict(extra, atlas_corpus="folder",
+                                                                    atlas_folder=str(folder)))
+                 for label, (path, extra) in ATLAS_VIEWS.items()}
+        PAGES.update(large)
+        measure(name, [128], ["corpus", *ATLAS_VIEWS, *(f"{label}, again" for label in ATLAS_VIEWS), *large])
+
+
+def large_index(model: LoadedModel, count: int) -> Path:
+    """An index of the first ``count`` sentences of train.txt at the layers the atlas's default views read (0, the
+    first layer's input, and the last), built once in CACHE."""
+    folder = CACHE / f"atlas-{model_fingerprint(model)[:12]}-{count}-v{store.FORMAT}"
+    with contextlib.suppress(store.CorpusIndexError):
+        store.read_manifest(folder)
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    sentences = train_sentences(model, count * 30)
+    if len(sentences) < count:
+        raise SystemExit(f"train.txt gave {len(sentences):,} sentences; {count:,} were asked for.")
+    build_index(model, sentences.part(0, count), folder, [0, model.num_layers],
+                progress=progress(f"index of {count:,} sentences"))
+    return folder
 
 
 def header(title: str, *columns: str) -> None:
@@ -463,6 +486,7 @@ def main() -> None:
     parser.add_argument("--nprobes", nargs="+", type=int, default=[8, 16, 32, 64])
     parser.add_argument("--reranks", nargs="+", type=int, default=[10, 20, 40, 80])
     parser.add_argument("--bytes-tokens", type=int, default=100_000)
+    parser.add_argument("--view-sentences", type=int, default=20_000, help="sentences of the views' big index")
     args = parser.parse_args()
     began = time.perf_counter()
     if args.ray:
@@ -475,7 +499,7 @@ def main() -> None:
         per_token_table(args.models, args.bytes_tokens)
         shipped_table(args.models)
     if "views" in args.parts:
-        views_table(args.models)
+        views_table(args.models, args.view_sentences)
     print(f"\ntotal {(time.perf_counter() - began) / 60:.1f} min")
 
 
