@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import bert_base_sized, text_of  # noqa: E402
 from bench.server import CHROMIUM_ARGS, running_app  # noqa: E402
 
-ATLAS_VIEWS = {"atlas, head atlas": ("atlas", {}), "atlas, query/key space": ("atlas", {"atlas_view": "Query/key space"}),
+ATLAS_VIEWS = {"atlas, head atlas": ("atlas", {}),
+               "atlas, query/key space": ("atlas", {"atlas_view": "Query/key space"}),
                "atlas, corpus map": ("atlas", {"atlas_view": "Corpus map"})}
 PAGES = {  # row label -> (path, extra query parameters): each page as a link opens it, plus the heavier views
     "home": ("", {}),

@@ -54,7 +54,8 @@ def ray_encoder(address: str | None, corpus: str | Path, split: str = "lines", l
                            .map_groups(ShardWriter, batch_format="pyarrow", num_cpus=0.5,
                                        compute=ray.data.ActorPoolStrategy(size=workers),
                                        fn_constructor_kwargs=dict(spec=model_spec(model), directory=str(directory),
-                                                                  layers=layers, shard_sentences=shard_sentences, atlas=atlas)))
+                                                                  layers=layers, shard_sentences=shard_sentences,
+                                                                  atlas=atlas)))
                 written.materialize()
             progress(len(sentences), len(sentences), "sentences")
         finally:

@@ -34,7 +34,8 @@ import torch
 
 from ..analysis import InputError
 from ..loading import LoadedModel
-from .encode import METADATA, Encoded, encode_sentences, layer_vectors, sentence_heads, vector_column
+from .encode import (METADATA, SENTENCE_HEADS, Encoded, encode_sentences, layer_vectors, sentence_heads,
+                     vector_column)
 from .heads import STATISTICS, AtlasSums, write_atlas
 from .text import Sentences
 
@@ -45,9 +46,9 @@ SHARD_MB = 256
 """A build holds two shards' rows at most, whatever the corpus size (one written while the next is encoded), each
 about this many MB of vectors by default (some 24,000 tokens of the offline model at its seven layers, 6,400 of
 BERT-base at thirteen): its peak grows by 2.4 MB per MB of shard (offline model, 60,000 tokens: 376 MB above the
-model with 32 MB shards, 609 MB with 128 MB). Smaller shards cost speed, not only memory: sentences are sorted by length within a
-shard, so a small one pads more (BERT-base-sized, 20,000 tokens: bare passes 25 s in shards of 22 sentences, 16 s
-in one batch order)."""
+model with 32 MB shards, 609 MB with 128 MB). Smaller shards cost speed, not only memory: sentences are sorted by
+length within a shard, so a small one pads more (BERT-base-sized, 20,000 tokens: bare passes 25 s in shards of 22
+sentences, 16 s in one batch order)."""
 SAMPLE_SENTENCES = 1000
 EXACT_UP_TO = 50_000
 """Up to this many vectors per layer the index is exact (flat inner product: p95 7.6 ms a query at 50,000 on one
@@ -173,7 +174,7 @@ class WriteBehind:
     """Runs each write in a background thread while the caller computes the next thing to write, waiting for the
     one before it first: at most one write is pending, and its error is raised in the caller. A build writes as many
     bytes as it computes (the shards, then the FAISS indexes), and this machine's page cache holds writers to disk
-    speed (about 250 MB/s) after the first few hundred MB: in series, the writes added 20% to a build."""
+    speed (about 250 MB/s) after the first few hundred MB: in series, every write would add to the build's time."""
 
     def __init__(self) -> None:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="bert-lens-write")
@@ -296,7 +297,7 @@ def _write_atlas(directory: Path, manifest: Manifest, shards: int) -> dict:
     sums = AtlasSums()
     model = manifest.data["model"]
     for number in range(shards):
-        table = pq.read_table(heads_path(directory, number), columns=["sentence_id", "heads"])
+        table = pq.read_table(heads_path(directory, number), columns=["sentence_id", SENTENCE_HEADS])
         sums.add(table.column("sentence_id").to_numpy(),
                  sentence_heads(table, model["num_layers"], model["num_heads"]))
     path = directory / "atlas.parquet"
