@@ -102,8 +102,10 @@ def query_key_space(model: LoadedModel, index: CorpusIndex, layer: int, head: in
     if projection not in PROJECTIONS:
         raise InputError(f"Projections are {', '.join(PROJECTIONS)}; got {projection!r}.")
     if not 0 <= layer < model.num_layers or layer not in index.layers:
+        shown = [str(held + 1) for held in index.layers if held < model.num_layers]
+        choose = f"choose layer {' or '.join(shown)}, or " if shown else ""
         raise InputError(f"The query/key space of layer {layer + 1} needs the index's layer {layer} (its input); "
-                         f"this index holds layers {index.layers}.")
+                         f"this index holds layers {index.layers}: {choose}index layer {layer} too (--layers).")
     if not 0 <= head < model.num_heads:
         raise InputError(f"Heads run from 1 to {model.num_heads}; got {head + 1}.")
     rows = _sampled_rows(index, limit // 2)
