@@ -72,8 +72,7 @@ def head_atlas_view() -> None:
     s = atlas.statistic(statistic)
     st.subheader(md(f"Layer {layer}, head {head}: {STATISTICS[statistic]} "
                     f"{atlas.mean[layer - 1, head - 1, s]:.3f} ± {atlas.std[layer - 1, head - 1, s]:.3f}"))
-    cell = (layer - 1, head - 1, s)
-    top = [(int(i), float(v)) for i, v in zip(atlas.top[cell], atlas.top_values[cell]) if i >= 0]
+    top = atlas.top_sentences(layer - 1, head - 1, statistic)
     st.markdown("The sentences where it is highest:")
     for rank, (sentence_id, value) in enumerate(top, start=1):
         sentence = index.sentences[sentence_id]

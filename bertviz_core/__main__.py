@@ -252,8 +252,8 @@ def _atlas(args) -> int:
         print(json.dumps(grid) if args.json else _grid_text(grid))
         return 0
     layer, head = _one_head(model, args.layer, args.head)
-    top = [{"sentence_id": int(i), "sentence": corpus.sentences[i], "value": float(v)}
-           for i, v in zip(atlas.top[layer, head, s], atlas.top_values[layer, head, s]) if i >= 0]
+    top = [{"sentence_id": i, "sentence": corpus.sentences[i], "value": v}
+           for i, v in atlas.top_sentences(layer, head, args.statistic)]
     found = {"layer": args.layer, "head": args.head, "statistic": args.statistic,
              "mean": float(atlas.mean[layer, head, s]), "std": float(atlas.std[layer, head, s]), "top": top}
     if args.json:

@@ -22,7 +22,7 @@ from ..analysis import HoldsArrays, InputError
 from ..loading import LoadedModel
 from ..qkv import head_projections
 from ..vectors import pca
-from .encode import cls_column, float32_rows, layer_vectors
+from .encode import cls_column, float32_rows, layer_vectors, vector_column
 from .heads import HeadAtlas, read_atlas
 from .search import CorpusIndex
 from .store import CorpusIndexError, heads_path
@@ -147,7 +147,7 @@ def _vectors_of_rows(index: CorpusIndex, rows: np.ndarray, layer: int) -> np.nda
         count = pq.ParquetFile(index.directory / shard).metadata.num_rows
         wanted = rows[(rows >= first) & (rows < first + count)] - first
         if len(wanted):
-            table = pq.read_table(index.directory / shard, columns=[f"vector_{layer}"], memory_map=True)
+            table = pq.read_table(index.directory / shard, columns=[vector_column(layer)], memory_map=True)
             parts.append(layer_vectors(table, layer)[wanted])
         first += count
     return np.concatenate(parts)
@@ -205,7 +205,7 @@ def _sentence_vectors(index: CorpusIndex, layer: int, pooling: str, chosen: np.n
             parts.append(float32_rows(table, cls_column(layer))[np.isin(table.column("sentence_id").to_numpy(),
                                                                         chosen)])
         else:
-            table = pq.read_table(index.directory / shard, columns=["sentence_id", f"vector_{layer}"],
+            table = pq.read_table(index.directory / shard, columns=["sentence_id", vector_column(layer)],
                                   memory_map=True)
             table = table.filter(pc.is_in(table.column("sentence_id"), pa.array(chosen)))
             if table.num_rows:

@@ -83,6 +83,11 @@ class HeadAtlas(HoldsArrays):
     def statistic(self, name: str) -> int:
         return list(STATISTICS).index(name)
 
+    def top_sentences(self, layer: int, head: int, statistic: str) -> list[tuple[int, float]]:
+        """(sentence id, value) where ``statistic`` of 0-based ``layer`` and ``head`` is highest, highest first."""
+        cell = (layer, head, self.statistic(statistic))
+        return [(int(i), float(v)) for i, v in zip(self.top[cell], self.top_values[cell]) if i >= 0]
+
 
 class AtlasSums:
     """Streams per-sentence statistics, shard by shard, into a ``HeadAtlas`` without holding them all."""
