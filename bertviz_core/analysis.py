@@ -156,7 +156,7 @@ def analyze(
     with model.lock, torch.inference_mode(), _capture_embedding_parts(model) as parts:
         output = model.encoder(**inputs, output_attentions=True, output_hidden_states=True)
         last_hidden = output.hidden_states[-1][0]  # [T, D]
-        masks = _mask_predictions(model, encoding["input_ids"][0], last_hidden, top_k, full_logits)
+        masks = mask_predictions(model, encoding["input_ids"][0], last_hidden, top_k, full_logits)
     if output.attentions is None or output.attentions[0] is None:
         raise RuntimeError("The model returned no attention weights; it must be loaded with eager attention.")
     attentions, hidden_states = list(output.attentions), list(output.hidden_states)
@@ -225,8 +225,9 @@ def _capture_embedding_parts(model: LoadedModel):
             handle.remove()
 
 
-def _mask_predictions(model: LoadedModel, ids: torch.Tensor, last_hidden: torch.Tensor, top_k: int,
-                      full_logits: bool) -> tuple[MaskPrediction, ...]:
+def mask_predictions(model: LoadedModel, ids: torch.Tensor, last_hidden: torch.Tensor, top_k: int,
+                     full_logits: bool = False) -> tuple[MaskPrediction, ...]:
+    """The masked-LM head's top-k at every mask token of ``ids`` [T], from the last hidden states [T, D]."""
     mask_id = model.tokenizer.mask_token_id
     if not model.has_mlm_head or mask_id is None:
         return ()

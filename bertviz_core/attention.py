@@ -62,16 +62,23 @@ def rollout(attentions: np.ndarray) -> np.ndarray:
     Per layer A_l = mean over heads + identity (the residual connection), rows renormalised to sum to 1;
     R_0 = A_0 and R_l = A_l @ R_{l-1}. Every row of every R_l sums to 1.
     """
-    T = attentions.shape[-1]
-    # Averaged in float64 without a float64 copy of the whole stack (300 MB for BERT-base at 512 tokens).
-    mixed = np.asarray(attentions).mean(axis=1, dtype=np.float64) + np.eye(T)  # [L, T, T]
-    mixed /= mixed.sum(axis=-1, keepdims=True)  # [L, T, T]
+    mixed = mixed_attention(attentions)  # [L, T, T]
     rolled = np.empty_like(mixed)  # [L, T, T]
-    current = np.eye(T)  # [T, T]
+    current = np.eye(mixed.shape[-1])  # [T, T]
     for layer, step in enumerate(mixed):
         current = step @ current  # [T, T]
         rolled[layer] = current
     return frozen_array(rolled)
+
+
+def mixed_attention(attentions: np.ndarray) -> np.ndarray:
+    """[L, H, T, T] -> [L, T, T] float64: each layer's mean over heads plus the identity (the residual connection),
+    rows renormalised to sum to 1. What rollout multiplies and attention flow takes as capacities."""
+    T = attentions.shape[-1]
+    # Averaged in float64 without a float64 copy of the whole stack (300 MB for BERT-base at 512 tokens).
+    mixed = np.asarray(attentions).mean(axis=1, dtype=np.float64) + np.eye(T)  # [L, T, T]
+    mixed /= mixed.sum(axis=-1, keepdims=True)
+    return mixed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -104,9 +111,14 @@ def norm_maps(model: LoadedModel, analysis: Analysis) -> NormMaps:
     summed = np.empty((analysis.num_layers, *analysis.attentions.shape[2:]), dtype=np.float32)  # [L, T, T]
     for layer in range(analysis.num_layers):
         per_head[layer] = value_norms(model, analysis, layer)
-        summed[layer] = _summed_norms(transformed_values(model, analysis, layer), analysis.attentions[layer])
+        summed[layer] = summed_norm_map(model, analysis, layer)
     per_head.flags.writeable = summed.flags.writeable = False
     return NormMaps(per_head=per_head, summed=summed)
+
+
+def summed_norm_map(model: LoadedModel, analysis: Analysis, layer: int) -> np.ndarray:
+    """[T, T] ``NormMaps.summed`` of one layer."""
+    return _summed_norms(transformed_values(model, analysis, layer), analysis.attentions[layer])
 
 
 def transformed_values(model: LoadedModel, analysis: Analysis, layer: int) -> np.ndarray:
