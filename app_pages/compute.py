@@ -110,6 +110,23 @@ def derived(key: tuple, message: str, compute: Callable[[], Result]) -> Result:
     return _cached(results_cache(), key, message, compute)
 
 
+def progressing(key: tuple, message: str, compute: Callable[[Callable[[int, int], None]], Result]) -> Result:
+    """Like ``derived``, for a computation that takes seconds: a miss shows a progress bar, which ``compute`` moves
+    by calling its argument with (done, total)."""
+    found = results_cache().get(key)
+    if found is not None:
+        return found
+    bar = st.progress(0.0, text=message)
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / total, text=f"{message} {done:,} of {total:,}")
+
+    result = results_cache().get_or_compute(key, lambda: compute(progress))
+    bar.empty()
+    return_freed_memory()
+    return result
+
+
 @st.cache_resource
 def figures_cache() -> BoundedCache:
     """Figures shared by every session that shows the same thing, each counted by the arrays it holds."""

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 
 from ..corpus.atlas import CorpusMap, QueryKeySpace
 from ..corpus.heads import STATISTICS, HeadAtlas
-from .clicks import click_data
+from .clicks import head_cells
 
 OPEN_HEAD = "open head"
 QUERY, KEY = "#d62728", "#1f77b4"
@@ -27,16 +27,12 @@ def head_grid(atlas: HeadAtlas, statistic: str) -> go.Figure:
     s = atlas.statistic(statistic)
     mean, std = atlas.mean[..., s], atlas.std[..., s]  # [L, H]
     L, H = mean.shape
-    layers, heads = np.meshgrid(np.arange(L) + 1, np.arange(H) + 1, indexing="ij")
     figure = go.Figure([
         go.Heatmap(z=mean.astype(np.float32), x=np.arange(H) + 1, y=np.arange(L) + 1, colorscale="Blues",
                    colorbar=dict(title=dict(text="mean", side="right")), hoverinfo="skip"),
-        go.Scatter(x=heads.ravel(), y=layers.ravel(), mode="markers", showlegend=False,
-                   marker=dict(size=max(10, min(40, 480 // max(H, L))), color="rgba(0,0,0,0)", symbol="square"),
-                   customdata=click_data(OPEN_HEAD, np.stack([layers.ravel(), heads.ravel(), mean.ravel(),
-                                                              std.ravel()], axis=1)),
-                   hovertemplate="layer %{customdata[1]}, head %{customdata[2]}: %{customdata[3]:.3f} "
-                                 "± %{customdata[4]:.3f}<extra>click for its sentences</extra>"),
+        head_cells(np.stack([mean, std], axis=-1), OPEN_HEAD,
+                   "layer %{customdata[1]}, head %{customdata[2]}: %{customdata[3]:.3f} ± %{customdata[4]:.3f}"
+                   "<extra>click for its sentences</extra>"),
     ])
     figure.update_layout(
         title=f"{STATISTICS[statistic]}: mean over {atlas.sentences:,} sentences; click a head",
