@@ -214,23 +214,24 @@ def _integrated_gradients(model: LoadedModel, analysis: Analysis, target: Target
 
 def _value_zeroing(model: LoadedModel, analysis: Analysis, target: Target, inputs: Inputs, progress) -> np.ndarray:
     """F(input) - F(input with token j's value vectors zeroed in every attention layer), for every token j."""
+    reference = value_zeroed_scores(model, analysis, target, [()])[0]
+    zeroed = value_zeroed_scores(model, analysis, target, [(j,) for j in range(analysis.num_tokens)], progress)
+    return reference - zeroed
+
+
+def value_zeroed_scores(model: LoadedModel, analysis: Analysis, target: Target, zeroed: list[tuple[int, ...]],
+                        progress: Progress | None = None) -> np.ndarray:
+    """[R] F with, in row r, the value vectors of the tokens ``zeroed[r]`` set to zero in every attention layer."""
     T = analysis.num_tokens
-    drops = np.empty(T)
-    reference = None
-    for rows in batches(T, BATCH_ROWS, progress):
-        zeroed = torch.arange(T)[rows]  # [B] the token each row zeroes
-
-        def zero(layer: int, values: torch.Tensor) -> torch.Tensor:
-            values[torch.arange(len(zeroed)), zeroed] = 0.0
-            return values
-
-        with model.lock, torch.inference_mode():
-            if reference is None:
-                reference = target_scores(model, target, last_hidden(model, inputs, 1))[0]
-            with intervening(model, Edits(values=zero)):
-                scores = target_scores(model, target, last_hidden(model, inputs, len(zeroed)))
-        drops[rows] = (reference - scores).numpy()
-    return drops
+    inputs = inputs_of(analysis)
+    scores = np.empty(len(zeroed))
+    for rows in batches(len(zeroed), BATCH_ROWS, progress):
+        keep = torch.ones(rows.stop - rows.start, T, 1)  # [B, T, 1]
+        for row, tokens in enumerate(zeroed[rows]):
+            keep[row, list(tokens)] = 0.0
+        with model.lock, torch.inference_mode(), intervening(model, Edits(values=lambda layer, v: v * keep)):
+            scores[rows] = target_scores(model, target, last_hidden(model, inputs, len(keep))).numpy()
+    return scores
 
 
 # ---------------------------------------------------------------------------------------------

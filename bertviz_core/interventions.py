@@ -148,36 +148,49 @@ def patch_activations(model: LoadedModel, clean: Analysis, corrupt: Analysis, ta
     """For each hidden state (layer 0..L, token), run ``corrupt`` with that state copied from ``clean``."""
     _check_patchable(model, clean, corrupt, target)
     L, T = model.num_layers, clean.num_tokens
-    places = [(layer, token) for layer in range(L + 1) for token in range(T)]
-    inputs = inputs_of(corrupt)
-    clean_states = torch.tensor(np.asarray(clean.hidden_states))  # [L + 1, T, D]
     with model.lock, torch.inference_mode():
         clean_score = float(target_scores(model, target, last_hidden(model, inputs_of(clean), 1))[0])
-        corrupt_score = float(target_scores(model, target, last_hidden(model, inputs, 1))[0])
+    corrupt_score = float(patched_scores(model, clean, corrupt, target, [()])[0])
     if abs(clean_score - corrupt_score) < 1e-4:
         raise InputError(f"Both sentences give “{target.name}” the same logit ({clean_score:.3f}), so there is "
                          "nothing to restore; change the corrupted sentence more.")
-    patched = np.empty(len(places))
-    for rows in batches(len(places), BATCH_ROWS, progress):
-        layers, tokens = (torch.tensor(column) for column in zip(*places[rows]))  # [B] each
-        edits = Edits(layer_inputs=_patch(clean_states, layers, tokens, 0),
-                      layer_outputs=_patch(clean_states, layers, tokens, 1))
-        with model.lock, torch.inference_mode(), intervening(model, edits):
-            patched[rows] = target_scores(model, target, last_hidden(model, inputs, len(layers))).numpy()
+    plans = [((layer, token),) for layer in range(L + 1) for token in range(T)]
+    patched = patched_scores(model, clean, corrupt, target, plans, progress)
     return Patching(target=target, clean_tokens=clean.tokens, corrupt_tokens=corrupt.tokens, clean_score=clean_score,
                     corrupt_score=corrupt_score, patched=frozen_array(patched.reshape(L + 1, T)))
 
 
-def _patch(clean_states: torch.Tensor, layers: torch.Tensor, tokens: torch.Tensor, offset: int) -> Edit:
-    """Copy the clean hidden state into each row that patches ``Analysis.hidden_states[layer + offset]`` here: the
-    input of a layer (offset 0) for the embedding output, the output of a layer (offset 1) for every other."""
+def patched_scores(model: LoadedModel, clean: Analysis, corrupt: Analysis, target: Target,
+                   plans: list[tuple[Head, ...]], progress: Progress | None = None) -> np.ndarray:
+    """[R] F of ``corrupt`` with, in row r, the hidden states at the (layer, token) places ``plans[r]`` copied from
+    ``clean`` (layer 0 = the embedding output, L = the last layer's output)."""
+    _check_patchable(model, clean, corrupt, target)
+    L, T = model.num_layers, clean.num_tokens
+    inputs = inputs_of(corrupt)
+    clean_states = torch.tensor(np.asarray(clean.hidden_states))  # [L + 1, T, D]
+    scores = np.empty(len(plans))
+    for rows in batches(len(plans), BATCH_ROWS, progress):
+        where = torch.zeros(rows.stop - rows.start, L + 1, T, dtype=torch.bool)  # [B, L + 1, T]
+        for row, places in enumerate(plans[rows]):
+            for layer, token in places:
+                where[row, layer, token] = True
+        edits = Edits(layer_inputs=_patch(clean_states, where, 0), layer_outputs=_patch(clean_states, where, 1))
+        with model.lock, torch.inference_mode(), intervening(model, edits):
+            scores[rows] = target_scores(model, target, last_hidden(model, inputs, len(where))).numpy()
+    return scores
+
+
+def _patch(clean_states: torch.Tensor, where: torch.Tensor, offset: int) -> Edit:
+    """Copy clean hidden states into the places ``where`` [B, L + 1, T] marks for ``Analysis.hidden_states[layer +
+    offset]``: as the input of the first layer (offset 0) for the embedding output, as the output of a layer
+    (offset 1) for every other."""
 
     def edit(layer: int, hidden: torch.Tensor) -> torch.Tensor:  # [B, T, D]
         state = layer + offset
         if offset == 0 and layer > 0:  # patched already, as the output of the layer before
             return hidden
-        rows = torch.nonzero(layers == state).flatten()
-        hidden[rows, tokens[rows]] = clean_states[state, tokens[rows]]
+        chosen = where[:, state]  # [B, T]
+        hidden[chosen] = clean_states[state].expand_as(hidden)[chosen]
         return hidden
 
     return edit

@@ -284,3 +284,50 @@ def test_atlas_page_on_a_one_sentence_corpus_and_on_an_index_without_its_atlas(m
     (tmp_path / "without" / "atlas.parquet").unlink()
     app = open_app("app_pages/atlas.py", **dict(params, atlas_folder=str(tmp_path / "without")))
     assert "head statistics" in app.error[0].value and "damaged" in app.error[0].value
+
+
+NURSE = "The nurse said that [MASK] was tired."
+
+
+def info_texts(app: AppTest) -> list[str]:
+    return [element.value.replace("\\", "") for element in (*app.info, *app.warning)]
+
+
+def test_explain_page_draws_every_part_for_the_mask():
+    app = open_app("app_pages/explain.py", text=NURSE, model="offline", corrupt="The man said that [MASK] was tired.")
+    titles = chart_titles(app)
+    assert titles[0].startswith("Which tokens “")
+    assert any(t.startswith("Deletion curves") for t in titles) and any(t.startswith("Do the methods") for t in titles)
+    assert any(t.startswith("Each head ablated") for t in titles) and any(t.startswith("Activation patching") for t in
+                                                                          titles)
+    rows = json.loads(app.get("plotly_chart")[0].proto.spec)["data"][0]["y"]
+    assert len(rows) == 8  # every method, flow included at this length
+    assert app.text_input(key="ablate").value  # the most harmful head of the sweep, ablated by default
+    app.text_input(key="explain_target").set_value("he").run()
+    assert "“he”" in chart_titles(app)[0] and app.query_params["explain_target"] == "he"
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"text": "No mask here."}, "No mask in the text"),
+    ({"text": NURSE, "explain_target": "supercalifragilistic"}, "not one entry"),
+    ({"text": NURSE, "ablate": "99:1"}, "there is no head 99:1"),
+    ({"text": NURSE, "ablate": "three"}, "written layer:head"),
+    ({"text": NURSE, "corrupt": "The young man said that [MASK] was tired."}, "same number of tokens"),
+    ({"text": NURSE, "corrupt": NURSE}, "nothing to restore"),
+    ({"text": NURSE, "model": "embedded"}, "no trained masked-LM head"),
+])
+def test_explain_page_answers_bad_input_with_a_message(params, message):
+    app = open_app("app_pages/explain.py", **{"model": "offline", **params})
+    assert any(message in text for text in info_texts(app)), info_texts(app)
+    assert not app.error
+
+
+def test_explain_page_explains_a_class_of_the_trained_head():
+    app = open_app("app_pages/applications.py", model="offline")
+    next(button for button in app.button if button.label == "Train the head").click().run()
+    app.switch_page("app_pages/explain.py").run()
+    app.radio(key="explain_on").set_value("the classifier's class").run()
+    app.radio(key="explain_class").set_value("negative").run()
+    assert not app.exception
+    assert chart_titles(app)[0].startswith("Which tokens “negative”")
+    assert any(t.startswith("Each head ablated on its own: change in log p(“negative”)") for t in chart_titles(app))

@@ -55,3 +55,61 @@ def test_bad_input_is_one_line_and_exit_code_2(args, message):
 def test_fill_mask_without_a_mask_explains(tiny_dirs, capsys):
     assert main(["fill-mask", "No mask here.", "--model", str(tiny_dirs["bert"])]) == 2
     assert "write [MASK]" in capsys.readouterr().err
+
+
+NURSE = "The nurse said that [MASK] was tired."
+
+
+@pytest.mark.parametrize("method", ["integrated_gradients", "value_zeroing"])
+def test_explain_json_gives_one_score_per_token_as_the_engine_does(offline, method, capsys):
+    from bertviz_core import analyze
+    from bertviz_core.explain import attribute
+    from bertviz_core.target import mask_target
+
+    assert main(["explain", NURSE, "--model", "offline", "--method", method, "--target", "he", "--steps", "32",
+                 "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    result = analyze(offline, NURSE)
+    expected = attribute(offline, result, mask_target(offline, result, word="he"), method, steps=32)
+    assert (found["method"], found["mask_index"], found["target"], found["tokens"]) == (
+        method, 5, "he", list(result.tokens))
+    assert found["target_id"] == offline.tokenizer.convert_tokens_to_ids("he")
+    np.testing.assert_allclose(found["scores"], expected.scores, atol=1e-5)
+    assert found["score"] == pytest.approx(expected.score, abs=1e-5)
+    assert ("baseline_score" in found) == (method == "integrated_gradients")
+
+
+def test_ablate_json_is_fill_mask_after_ablation(offline, capsys):
+    from bertviz_core import analyze
+    from bertviz_core.interventions import ablate
+
+    assert main(["ablate", NURSE, "--model", "offline", "--heads", "6:9,1:1", "--top-k", "3", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    expected = ablate(offline, analyze(offline, NURSE), [(5, 8), (0, 0)], top_k=3).masks[0]
+    assert found["ablated"] == [[6, 9], [1, 1]] and found["model"] == offline.name
+    guesses = found["masks"][0]["predictions"]
+    assert [g["token"] for g in guesses] == list(expected.tokens)
+    np.testing.assert_allclose([g["logit"] for g in guesses], expected.logits, atol=1e-5)
+
+
+def test_sweep_and_patch_print_their_grids(offline, capsys):
+    assert main(["sweep", NURSE, "--model", "offline", "--json"]) == 0
+    sweep = json.loads(capsys.readouterr().out)
+    assert np.array(sweep["change"]).shape == (offline.num_layers, offline.num_heads)
+    assert main(["patch", NURSE, "The man said that [MASK] was tired.", "--model", "offline", "--json"]) == 0
+    patch = json.loads(capsys.readouterr().out)
+    assert np.array(patch["restored"]).shape == (offline.num_layers + 1, len(patch["clean_tokens"]))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["explain", "No mask here.", "--method", "attention"], "No mask in the text"),
+    (["explain", NURSE, "--method", "attention", "--target", "supercalifragilistic"], "not one entry"),
+    (["ablate", NURSE, "--heads", "7:1"], "there is no head 7:1"),
+    (["ablate", NURSE, "--heads", "0:3"], "there is no head 0:3"),
+    (["explain", NURSE, "--method", "grad_norm", "--model", "embedded"], "no trained masked-LM head"),
+    (["patch", NURSE, "The young man said that [MASK] was tired."], "same number of tokens"),
+])
+def test_explain_commands_refuse_bad_input_in_one_line(args, message):
+    done = run_cli(*args, *([] if "--model" in args else ["--model", "offline"]))
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and message in done.stderr and "Traceback" not in done.stderr
