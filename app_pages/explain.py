@@ -9,7 +9,7 @@ from bertviz_core.charts.clicks import clicked
 from bertviz_core.charts.explain import (ABLATE_HEAD, aopc_bars, agreement_matrix, attribution_rows,
                                          deletion_curves, patching_map, sweep_grid)
 from bertviz_core.charts.mlm import guesses_bars
-from bertviz_core.explain import (FLOW_MAX_TOKENS, METHODS, REMOVAL, attribute, describe_gap, faithfulness)
+from bertviz_core.explain import PAGE_MAX_TOKENS, METHODS, REMOVAL, attribute, describe_gap, faithfulness
 from bertviz_core.interventions import ablate, head_sweep, parse_heads, patch_activations
 from bertviz_core.target import class_target, mask_positions, mask_target
 from app_pages import compute
@@ -78,6 +78,11 @@ if not model.has_mlm_head and trained_head() is None:
                   "classes here."))
     st.stop()
 analysis = current_analysis()
+if analysis.num_tokens > PAGE_MAX_TOKENS:
+    st.info(f"This page explains inputs of up to {PAGE_MAX_TOKENS} tokens (some of its methods run the model once "
+            f"per token); this one has {analysis.num_tokens}. Shorten the sentence in the sidebar, or use the "
+            "command line (`python -m bertviz_core explain`), which takes longer inputs.")
+    st.stop()
 
 st.subheader("1. The prediction to explain")
 target = chosen_target()
@@ -92,10 +97,6 @@ st.subheader("2. Eight attributions, one token axis")
 steps = int(url_choice("ig_steps", "Integrated Gradients steps", [str(s) for s in STEPS], "64", horizontal=True))
 attributions = []
 for method in METHODS:
-    if method == "flow" and analysis.num_tokens > FLOW_MAX_TOKENS:
-        st.caption(f"Attention flow is left out: it is computed up to {FLOW_MAX_TOKENS} tokens and this input has "
-                   f"{analysis.num_tokens}.")
-        continue
     settings = (steps,) if method == "integrated_gradients" else ()
     attributions.append(compute.progressing(
         ("explain", *key, method, *settings), f"{METHODS[method]}:",

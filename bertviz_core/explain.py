@@ -34,9 +34,12 @@ METHODS = {
     "value_zeroing": "Value zeroing",
 }
 """Method name (as the command line takes it) -> what the page calls it."""
-FLOW_MAX_TOKENS = 128
-"""Attention flow solves one max-flow problem per token over a graph of L x T^2 edges; above this many tokens it takes
-too long for a page (bench/explain.py)."""
+FLOW_MAX_TOKENS = 256
+"""Attention flow solves one max-flow problem per token over a graph of L x T^2 edges: on a BERT-base-sized model 1 s
+at 128 tokens, 11 s at 256 and over 2 minutes at 512 (bench/explain.py), so it stops at 256."""
+PAGE_MAX_TOKENS = 128
+"""Longest input the app explains: value zeroing runs one copy of the input per token and the deletion curves some
+270 copies, so at 512 tokens a page would take minutes (at 128, under half a minute for everything)."""
 FLOW_SCALE = 1 << 24
 """Max-flow runs on integer capacities: attention weights are counted in units of 2^-24."""
 IG_STEPS = 64

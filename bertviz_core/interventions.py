@@ -21,6 +21,9 @@ from .target import Progress, Target, batches, inputs_of, last_hidden, output_lo
 
 BATCH_ROWS = 16
 """Ablated or patched copies of the input per forward pass (and per hold of the model's lock)."""
+PATCH_MAX_TOKENS = 64
+"""Patching runs (L + 1) x T copies of the input: 31 s at 64 tokens on a BERT-base-sized model (bench/explain.py),
+growing with T^2 and more."""
 
 Head = tuple[int, int]
 """(layer, head), 0-based."""
@@ -197,6 +200,9 @@ def _patch(clean_states: torch.Tensor, where: torch.Tensor, offset: int) -> Edit
 
 
 def _check_patchable(model: LoadedModel, clean: Analysis, corrupt: Analysis, target: Target) -> None:
+    if clean.num_tokens > PATCH_MAX_TOKENS:
+        raise InputError(f"Activation patching runs one copy of the sentence per layer and token, so it takes "
+                         f"sentences of up to {PATCH_MAX_TOKENS} tokens; this one has {clean.num_tokens}.")
     if clean.num_tokens != corrupt.num_tokens:
         raise InputError(f"Patching copies states token by token, so the sentences need the same number of tokens: "
                          f"the clean one has {clean.num_tokens}, the corrupted one {corrupt.num_tokens}.")

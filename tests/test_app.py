@@ -315,6 +315,8 @@ def test_explain_page_draws_every_part_for_the_mask():
     ({"text": NURSE, "corrupt": "The young man said that [MASK] was tired."}, "same number of tokens"),
     ({"text": NURSE, "corrupt": NURSE}, "nothing to restore"),
     ({"text": NURSE, "model": "embedded"}, "no trained masked-LM head"),
+    ({"text": "word " * 130 + "[MASK]."}, "inputs of up to 128 tokens"),
+    ({"text": "word " * 70 + "[MASK].", "corrupt": "thing " + "word " * 69 + "[MASK]."}, "up to 64 tokens"),
 ])
 def test_explain_page_answers_bad_input_with_a_message(params, message):
     app = open_app("app_pages/explain.py", **{"model": "offline", **params})

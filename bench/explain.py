@@ -1,0 +1,64 @@
+"""The Explain page's computations, timed: each attribution (Integrated Gradients at 64 steps), the deletion curves of
+all eight, the head sweep, activation patching. Targets: on the BERT-base-sized model the sweep at 32 tokens within
+10 s and Integrated Gradients (64 steps) at 64 tokens within 15 s.
+
+    .venv/bin/python bench/explain.py [--models offline bert-base-sized] [--lengths 32 64 128] [--repeat 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import models, timed, text_of  # noqa: E402
+from bertviz_core import analyze  # noqa: E402
+from bertviz_core.explain import FLOW_MAX_TOKENS, METHODS, attribute, faithfulness  # noqa: E402
+from bertviz_core.interventions import PATCH_MAX_TOKENS, head_sweep, patch_activations  # noqa: E402
+from bertviz_core.target import mask_target  # noqa: E402
+
+
+def masked_text(tokens: int) -> str:
+    """``tokens`` tokens with [CLS] and [SEP], the middle word masked."""
+    words = text_of(tokens).split()
+    words[len(words) // 2] = "[MASK]"
+    return " ".join(words)
+
+
+def measure(model, tokens: int, repeat: int) -> list[tuple[str, float]]:
+    text = masked_text(tokens)
+    result = analyze(model, text)
+    target = mask_target(model, result)
+    rows, attributions = [], []
+    for method in METHODS:
+        if method == "flow" and tokens > FLOW_MAX_TOKENS:
+            continue
+        seconds, found = timed(attribute, model, result, target, method, repeat=repeat)
+        rows.append((METHODS[method], seconds))
+        attributions.append(found)
+    rows.append(("deletion curves of them all", timed(faithfulness, model, result, attributions, repeat=repeat)[0]))
+    rows.append(("head sweep", timed(head_sweep, model, result, target, repeat=repeat)[0]))
+    if tokens > PATCH_MAX_TOKENS:
+        return rows
+    corrupt = analyze(model, text.replace("word", "thing", 1))
+    rows.append(("activation patching", timed(patch_activations, model, result, corrupt, target, repeat=repeat)[0]))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["offline", "bert-base-sized"])
+    parser.add_argument("--lengths", nargs="+", type=int, default=[32, 64, 128])
+    parser.add_argument("--repeat", type=int, default=2, help="best of this many runs")
+    args = parser.parse_args()
+    for name, model in models(args.models).items():
+        for tokens in args.lengths:
+            print(f"\n{name}, {tokens} tokens (best of {args.repeat}):")
+            for what, seconds in measure(model, tokens, args.repeat):
+                print(f"  {what:<44} {seconds:7.2f} s")
+
+
+if __name__ == "__main__":
+    main()
