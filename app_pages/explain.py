@@ -46,8 +46,9 @@ def trained_head():
 def chosen_target():
     """The target the widgets name, or a message in the page and a stop."""
     head = trained_head()
-    about = url_choice("explain_on", "Explain", [MASKED_WORD, CLASS], MASKED_WORD, horizontal=True) if head else \
-        MASKED_WORD
+    choices = [MASKED_WORD] * model.has_mlm_head + [CLASS] * (head is not None)
+    about = url_choice("explain_on", "Explain", choices, choices[0], horizontal=True) if len(choices) > 1 else \
+        choices[0]
     try:
         if about == CLASS:
             label = url_choice("explain_class", "Class", list(head.labels), head.labels[0], horizontal=True)
@@ -167,6 +168,9 @@ if target.head is None:
                                        highlight=target.name))
         right.plotly_chart(guesses_bars(after.tokens, after.probs, after.logits, f"Without {names}",
                                         highlight=target.name))
+else:
+    st.caption("Heads ablated together are compared by the masked word's guesses; for a class, the sweep above is "
+               "the head-by-head view.")
 
 st.subheader("5. Activation patching")
 st.markdown("Run a **corrupted** sentence (one word changed), then copy a single hidden state from the **clean** "

@@ -167,6 +167,13 @@ def _info(args) -> int:
 
 
 def _fill_mask(args) -> int:
+    model, result = _with_masks(args)
+    _print_masks({"model": model.name, "masks": _masks_json(result.masks)}, args.json)
+    return 0
+
+
+def _with_masks(args):
+    """The model and the analysis of the command's text, which must have a mask for the model's head to guess."""
     model = load_model(args.model)
     if not model.has_mlm_head:
         raise InputError(f"{model.name} has no trained masked-LM head; choose a model that has one.")
@@ -175,8 +182,7 @@ def _fill_mask(args) -> int:
     result = analyze(model, args.text, top_k=args.top_k)
     if not result.masks:
         raise InputError("No mask in the text: write [MASK] where a word should be guessed.")
-    _print_masks({"model": model.name, "masks": _masks_json(result.masks)}, args.json)
-    return 0
+    return model, result
 
 
 def _masks_json(masks) -> list[dict]:
@@ -227,12 +233,7 @@ def _explain(args) -> int:
 def _ablate(args) -> int:
     from .interventions import ablate, parse_heads
 
-    model = load_model(args.model)
-    if not model.has_mlm_head:
-        raise InputError(f"{model.name} has no trained masked-LM head; choose a model that has one.")
-    result = analyze(model, args.text)
-    if not result.masks:
-        raise InputError("No mask in the text: write [MASK] where a word should be guessed.")
+    model, result = _with_masks(args)
     found = ablate(model, result, parse_heads(model, args.heads), args.top_k)
     _print_masks({"model": model.name, "masks": _masks_json(found.masks),
                   "ablated": [[layer + 1, head + 1] for layer, head in found.heads]}, args.json)

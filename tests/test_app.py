@@ -333,3 +333,11 @@ def test_explain_page_explains_a_class_of_the_trained_head():
     assert not app.exception
     assert chart_titles(app)[0].startswith("Which tokens “negative”")
     assert any(t.startswith("Each head ablated on its own: change in log p(“negative”)") for t in chart_titles(app))
+
+
+def test_explain_page_explains_classes_on_a_model_without_a_masked_lm_head():
+    app = open_app("app_pages/applications.py", model="embedded")
+    next(button for button in app.button if button.label == "Train the head").click().run()
+    app.switch_page("app_pages/explain.py").run()
+    assert not app.exception and not app.warning
+    assert chart_titles(app)[0].startswith("Which tokens “positive”")
