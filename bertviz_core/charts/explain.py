@@ -54,7 +54,8 @@ def aopc_bars(found: Faithfulness) -> go.Figure:
     values = [float(found.aopc[found.methods.index(m)]) for m in ranked]
     figure = go.Figure(go.Bar(x=values, y=[METHODS[m] for m in ranked], orientation="h", marker_color="#1f77b4",
                               hovertemplate="%{y}: AOPC %{x:.4f}<extra></extra>"))
-    figure.add_vline(x=found.random_aopc, line=dict(color="#7f7f7f", dash="dash"), annotation_text=_RANDOM)
+    figure.add_vline(x=found.random_aopc, line=dict(color="#7f7f7f", dash="dash"), annotation_text=_RANDOM,
+                     annotation_position="bottom right")
     figure.update_layout(title="Area over the perturbation curve (AOPC)", xaxis_title="mean fall in probability",
                          yaxis=dict(type="category", autorange="reversed"), height=120 + 32 * len(ranked),
                          margin=_MARGIN)
