@@ -4,6 +4,7 @@ import streamlit as st
 
 from app_pages.catalog import HOME, PAGES
 from app_pages.compute import return_freed_memory, settled_after_first_run
+from app_pages.figures import start_run
 from app_pages.sidebar import LENS, sidebar
 from app_pages.state import PAGE
 
@@ -15,6 +16,7 @@ pages += [st.Page(p.script, title=p.title, icon=p.icon, url_path=p.url_path) for
 page = st.navigation(pages)
 st.session_state[PAGE] = page.url_path  # the URL names this page may use (state.py) follow from it
 st.session_state[LENS] = sidebar()
+start_run()
 page.run()
 settled_after_first_run(page.url_path)
 return_freed_memory()  # what drawing the page needed (figures, tables) is freed now; hand it back

@@ -9,6 +9,7 @@ from app_pages import compute
 from app_pages.sidebar import current_lens
 from app_pages.state import url_choice, url_text
 from app_pages.text import md
+from app_pages.figures import chart
 
 REVIEWS = """positive: A wonderful film, I loved every minute.
 positive: Brilliant acting and a moving story.
@@ -45,12 +46,12 @@ if st.button("Train the head", type="primary"):
         st.info(md(str(error)))
 trained_on, head = st.session_state.get("trained_head", (None, None))
 if head is not None and trained_on == model.location:
-    st.plotly_chart(training_curve(head))
+    chart(st, training_curve(head))
     new = [line.strip() for line in st.text_area("New sentences to classify", NEW_REVIEWS).splitlines()
            if line.strip()]
     if new:
         vectors = sentence_embeddings(compute.analyses(model, new), head.pooling)
-        st.plotly_chart(class_probabilities(head, classify(head, vectors), new))
+        chart(st, class_probabilities(head, classify(head, vectors), new))
 else:
     st.caption("Press the button to train: a few hundred steps of gradient descent on the examples above.")
 
@@ -62,7 +63,7 @@ similar = [line.strip() for line in url_text("compare", "Sentences, one per line
            if line.strip()]
 if len(similar) >= 2:
     vectors = sentence_embeddings(compute.analyses(model, similar))
-    st.plotly_chart(similarity_matrix_figure(similarity_matrix(vectors), similar))
+    chart(st, similarity_matrix_figure(similarity_matrix(vectors), similar))
 else:
     st.info("Give at least two sentences.")
 

@@ -8,6 +8,7 @@ from bertviz_core import model_summary
 from bertviz_core.anatomy import CASED_VOCABULARY, PRETRAINING, comparison_rows
 from bertviz_core.charts.anatomy import architecture_diagram, parameter_chart
 from app_pages.sidebar import current_lens
+from app_pages.figures import chart
 
 summary = model_summary(current_lens().model)
 
@@ -23,8 +24,8 @@ small classification head is added and trained (fine-tuning).
 """
 )
 left, right = st.columns([3, 2])
-left.plotly_chart(architecture_diagram(summary))
-right.plotly_chart(parameter_chart(summary))
+chart(left, architecture_diagram(summary))
+chart(right, parameter_chart(summary))
 st.caption("Every number comes from the loaded model's configuration and weights."
            + (" The masked-LM decoder shares its weights with the token embeddings, so they are counted once, under "
               "embeddings." if summary.decoder_tied else "")

@@ -10,6 +10,7 @@ from app_pages.corpora import chosen_corpus
 from app_pages.sidebar import current_lens
 from app_pages.state import url_choice, url_index, url_slider
 from app_pages.text import marked, md
+from app_pages.figures import chart
 from bertviz_core import InputError
 from bertviz_core.attention import ViewOptions, view_matrix
 from bertviz_core.charts.atlas import COLOURINGS, OPEN_HEAD, corpus_map_scatter, head_grid, query_key_scatter
@@ -52,7 +53,7 @@ def show_sentence_head(sentence: str, layer: int, head: int) -> None:
     analysis = compute.analysis(model, sentence)
     figure, _, _ = head_view(view_matrix(analysis, analysis.attentions[layer - 1], ViewOptions()), layer - 1,
                              [head - 1], top_k=3, threshold=0.05)
-    st.plotly_chart(figure, key="atlas_head_view")
+    chart(st, figure, key="atlas_head_view")
 
 
 def head_atlas_view() -> None:
@@ -63,7 +64,7 @@ def head_atlas_view() -> None:
                 "averaged over a sentence's rows, then over the sentences.")
     atlas = compute.derived(("atlas", str(index.directory)), "Reading the head atlas…", lambda: head_atlas(index))
     statistic = url_choice("atlas_stat", "Statistic", list(STATISTICS), "to_previous", format_func=STATISTICS.get)
-    st.plotly_chart(compute.figure(("atlas grid", str(index.directory), statistic),
+    chart(st, compute.figure(("atlas grid", str(index.directory), statistic),
                                    lambda: head_grid(atlas, statistic)),
                     key="atlas_grid", on_select=open_clicked_head, selection_mode="points")
     left, right = st.columns(2)
@@ -112,7 +113,7 @@ def query_key_view() -> None:
     projection = url_choice("atlas_projection", "Projection", list(PROJECTIONS), "PCA", column=last)
     space = compute.derived(("query/key space", str(index.directory), layer, head, projection),
                             "Projecting queries and keys…", lambda: projected(layer, head, projection))
-    st.plotly_chart(compute.figure(("atlas qk", str(index.directory), layer, head, colouring, projection),
+    chart(st, compute.figure(("atlas qk", str(index.directory), layer, head, colouring, projection),
                                    lambda: query_key_scatter(space, colouring)),
                     key="atlas_qk", on_select="rerun", selection_mode="points")
     point = clicked_point("atlas_qk")
@@ -138,7 +139,7 @@ def corpus_map_view() -> None:
     found = compute.derived(("corpus map", str(index.directory), layer, pooling), "Projecting the sentences…",
                             lambda: corpus_map(index, layer, pooling))
     st.session_state[MAP_SENTENCES_KEY] = index.sentences
-    st.plotly_chart(compute.figure(("atlas map", str(index.directory), layer, pooling),
+    chart(st, compute.figure(("atlas map", str(index.directory), layer, pooling),
                                    lambda: corpus_map_scatter(found, index.sentences)),
                     key="atlas_map", on_select=open_clicked_sentence, selection_mode="points")
 

@@ -17,6 +17,7 @@ from app_pages import compute
 from app_pages.sidebar import current_analysis, current_lens
 from app_pages.state import url_choice, url_flag, url_index, url_slider, url_text, url_token
 from app_pages.text import md
+from app_pages.figures import chart
 
 STATISTICS = {"entropy": "entropy (nats)", "to_cls": "share to [CLS]", "to_sep": "share to [SEP]",
               "to_punctuation": "share to punctuation", "to_previous": "share to the previous token",
@@ -57,7 +58,7 @@ def shown(key: tuple, matrix: np.ndarray, title: str) -> None:
         columns = token_labels(matrix_view.column_names, matrix_view.column_positions)
         return attention_heatmap(matrix_view.matrix, rows, columns, title)
 
-    st.plotly_chart(compute.figure((*key, *analysis.key, options), build), config=config, width="content")
+    chart(st, compute.figure((*key, *analysis.key, options), build), config=config, width="content")
 
 
 def heatmap(layer: int, head: int) -> None:
@@ -74,7 +75,7 @@ def lines(layer: int, head: int) -> None:
     layer_view = view_matrix(analysis, analysis.attentions[layer], options)  # [H, R, C]
     focus = url_token("focus", "Isolate one token", layer_view.row_names, 0, column=right, first="(every token)")
     figure, drawn, omitted = head_view(layer_view, layer, heads, top_k, threshold, focus - 1 if focus else None)
-    st.plotly_chart(figure, key="head_view", on_select=isolate_clicked_token, selection_mode="points",
+    chart(st, figure, key="head_view", on_select=isolate_clicked_token, selection_mode="points",
                     config=config)
     st.caption(f"{drawn:,} lines drawn; {omitted:,} weaker links left out (at most {top_k} per token, none below "
                f"{threshold:.2f}).")
@@ -83,7 +84,7 @@ def lines(layer: int, head: int) -> None:
 def every_head(layer: int, head: int) -> None:
     figure = compute.figure(("model view", *analysis.key, options),
                             lambda: model_view(view_matrix(analysis, analysis.attentions, options)))
-    st.plotly_chart(figure, key="model_view", on_select=open_clicked_head, selection_mode="points", config=config)
+    chart(st, figure, key="model_view", on_select=open_clicked_head, selection_mode="points", config=config)
 
 
 def rollout_and_norms(layer: int, head: int) -> None:
@@ -102,7 +103,7 @@ def rollout_and_norms(layer: int, head: int) -> None:
     rows = view_matrix(analysis, analysis.attentions[layer, head], options).row_names
     token = url_token("token", "Compare the three views for one token", rows, min(1, len(rows) - 1))
     views = token_views(analysis, rollouts, norms, layer, token, options)
-    st.plotly_chart(token_comparison(views), config=config)
+    chart(st, token_comparison(views), config=config)
     agreement = views.agreement
     st.markdown(f"Rank agreement (Spearman): raw vs rollout **{agreement.raw_rollout:.2f}**, raw vs norms "
                 f"**{agreement.raw_norm:.2f}**, rollout vs norms **{agreement.rollout_norm:.2f}** (1 = same order).")
@@ -115,7 +116,7 @@ def rollout_and_norms(layer: int, head: int) -> None:
 def roles(layer: int, head: int) -> None:
     stats = head_statistics(analysis, options)
     statistic = st.selectbox("Colour by", list(STATISTICS), format_func=STATISTICS.get)
-    st.plotly_chart(head_grid(getattr(stats, statistic), STATISTICS[statistic], statistic,
+    chart(st, head_grid(getattr(stats, statistic), STATISTICS[statistic], statistic,
                               [list(row) for row in head_roles(stats)]), config=config)
     st.caption("A head is labelled with a role when at least half its attention goes one way (\"broad\" when its "
                "entropy is at least 80% of the maximum); these are roles on this sentence, not fixed properties.")
@@ -127,14 +128,14 @@ def two_versions(layer: int, head: int) -> None:
         st.info("Edit the second version (change a word) to compare.")
         return
     comparison = compare(analysis, compute.analysis(model, other, analysis.text_pair), options)
-    st.plotly_chart(head_grid(comparison.change, "How much each head's attention changed", "change"),
+    chart(st, head_grid(comparison.change, "How much each head's attention changed", "change"),
                     config=config)
     top_layer, top_head, top_change = comparison.ranked[0]
     st.markdown(md(f"Most changed: layer {top_layer + 1}, head {top_head + 1} (mean change {top_change:.3f}). "
                    "Its difference, B − A, on the shared tokens:"))
     rows = token_labels(comparison.row_names, comparison.row_positions)
     columns = token_labels(comparison.column_names, comparison.column_positions)
-    st.plotly_chart(difference_heatmap(comparison.difference[top_layer, top_head], rows, columns,
+    chart(st, difference_heatmap(comparison.difference[top_layer, top_head], rows, columns,
                                        f"Layer {top_layer + 1}, head {top_head + 1}: B − A"), config=config,
                     width="content")
 

@@ -10,6 +10,7 @@ from app_pages import compute
 from app_pages.sidebar import current_lens
 from app_pages.state import url_slider, url_text
 from app_pages.text import md
+from app_pages.figures import chart
 
 EXAMPLES = ("river: I sat on the bank of the river.\nriver: The boat drifted towards the muddy bank.\n"
             "money: I deposited money at the bank.\nmoney: The bank raised its interest rates.")
@@ -34,7 +35,7 @@ except InputError as error:
 
 st.caption(md("Found in sentences " + ", ".join(str(o.sentence + 1) for o in found.occurrences)
               + " (each occurrence's pieces are averaged)."))
-st.plotly_chart(similarity_by_layer(found, sentences))
+chart(st, similarity_by_layer(found, sentences))
 same_input = found.same_input()
 st.caption("The first point compares the bare token-embedding rows: one and the same row for every “bank”, so "
            "exactly 1. The input to layer 1 adds each occurrence's position (and segment): it stays exactly 1 only "
@@ -49,7 +50,7 @@ if gap is None:
     st.info("Label the sentences with their senses (“river: …”, “money: …”), at least two with the same sense and "
             "one with another, to see what separates senses: the gap between same-sense and different-sense pairs.")
 else:
-    st.plotly_chart(sense_gap_figure(gap, found.word))
+    chart(st, sense_gap_figure(gap, found.word))
     widest = gap.widest
     step = ("the token rows", "the input to layer 1")[widest] if widest < 2 else f"layer {widest - 1}"
     st.caption(f"Falling similarity alone is not the model separating senses: what separates them is the gap. "
@@ -57,7 +58,7 @@ else:
                f"{step}, where the gap is widest ({gap.same_pairs} same-sense and {gap.different_pairs} "
                f"different-sense pairs); at the token rows it is {gap.gap[0]:.2f}, since every “{md(found.word)}” "
                "starts from the same row.")
-st.plotly_chart(occurrence_paths(found, sentences))
+chart(st, occurrence_paths(found, sentences))
 
 st.subheader("What each occurrence reads as")
 if not model.has_mlm_head:

@@ -8,6 +8,7 @@ from app_pages.corpora import chosen_corpus
 from app_pages.sidebar import current_analysis, current_lens
 from app_pages.state import url_pills, url_slider
 from app_pages.text import marked, md
+from app_pages.figures import chart
 from bertviz_core import InputError
 from bertviz_core.attention import is_content
 from bertviz_core.charts.corpus import matched_words, matches_across_layers
@@ -61,10 +62,10 @@ result = compute.derived(("corpus search", *key, layer, k), "Searching the corpu
                          lambda: index.search(analysis, token, layer, k))
 st.subheader(md(f"The {k} corpus tokens closest to “{analysis.tokens[token]}” (token {token}) at layer {layer}"))
 show_matches(result)
-st.plotly_chart(matched_words(result, word))
+chart(st, matched_words(result, word))
 across = compute.derived(("corpus layers", *key, k), "Searching every layer…",
                          lambda: index.across_layers(analysis, token, k))
-st.plotly_chart(matches_across_layers(across, word))
+chart(st, matches_across_layers(across, word))
 st.caption(md(f"For each layer, the share of the {k} closest corpus tokens that are “{word}” itself, and how close "
               "they are. A share that falls in deeper layers means the model now groups this token with other words "
               "used in similar contexts; a share that stays high means it keeps reading the word as itself."))

@@ -16,6 +16,7 @@ from app_pages import compute
 from app_pages.sidebar import current_analysis, current_lens
 from app_pages.state import url_choice, url_text
 from app_pages.text import md, percent
+from app_pages.figures import chart
 
 EXAMPLE = "The nurse said that [MASK] was tired."
 CORRUPTED = {EXAMPLE: "The man said that [MASK] was tired."}
@@ -102,7 +103,7 @@ for method in METHODS:
     attributions.append(compute.progressing(
         ("explain", *key, method, *settings), f"{METHODS[method]}:",
         lambda progress, method=method: attribute(model, analysis, target, method, steps=steps, progress=progress)))
-st.plotly_chart(attribution_rows(analysis.tokens, attributions))
+chart(st, attribution_rows(analysis.tokens, attributions))
 integrated = next(a for a in attributions if a.method == "integrated_gradients")
 st.caption(md(f"Integrated Gradients, {steps} steps from a baseline where every token but the special ones and the "
               f"mask is the pad token: {describe_gap(integrated)} Gradients are taken at each token's word "
@@ -134,9 +135,9 @@ st.markdown(md(f"On this sentence the model agrees most with **{METHODS[best]}**
                f"with **{METHODS[worst]}** ({aopc[worst]:.3f}); removing tokens in random order gives "
                f"{faithful.random_aopc:.3f}. {REMOVAL}").replace("\\*\\*", "**"))
 left, right = st.columns([3, 2])
-left.plotly_chart(deletion_curves(faithful))
-right.plotly_chart(aopc_bars(faithful))
-st.plotly_chart(agreement_matrix(faithful))
+chart(left, deletion_curves(faithful))
+chart(right, aopc_bars(faithful))
+chart(st, agreement_matrix(faithful))
 st.caption("AOPC: the mean, over the curve's steps, of the fall in the target's probability from the unchanged "
            "input. Agreement is over the text's tokens only (special tokens and the mask left out).")
 
@@ -145,7 +146,7 @@ st.markdown("Ablating a head zeroes its context vector (its weighted sum of valu
             "projection, as if the head had never run; the rest of the model is untouched.")
 sweep = compute.progressing(("sweep", *key), "Ablating every head in turn:",
                             lambda progress: head_sweep(model, analysis, target, progress=progress))
-st.plotly_chart(sweep_grid(sweep), key="sweep_grid", on_select=ablate_clicked_head, selection_mode="points")
+chart(st, sweep_grid(sweep), key="sweep_grid", on_select=ablate_clicked_head, selection_mode="points")
 harmful = np.unravel_index(int(np.argmin(sweep.change)), sweep.change.shape)
 st.caption(md(f"log p(“{target.name}”) = {sweep.log_prob:.3f} with every head. Ablating layer {harmful[0] + 1}, "
               f"head {harmful[1] + 1} lowers it most ({float(sweep.change[harmful]):+.3f})."))
@@ -164,9 +165,9 @@ if target.head is None:
         names = ", ".join(f"{layer + 1}:{head + 1}" for layer, head in heads)
         left, right = st.columns(2)
         shown = slice(0, SHOWN_GUESSES)
-        left.plotly_chart(guesses_bars(before.tokens[shown], before.probs[shown], before.logits[shown], "Every head",
+        chart(left, guesses_bars(before.tokens[shown], before.probs[shown], before.logits[shown], "Every head",
                                        highlight=target.name))
-        right.plotly_chart(guesses_bars(after.tokens, after.probs, after.logits, f"Without {names}",
+        chart(right, guesses_bars(after.tokens, after.probs, after.logits, f"Without {names}",
                                         highlight=target.name))
 else:
     st.caption("Heads ablated together are compared by the masked word's guesses; for a class, the sweep above is "
@@ -189,6 +190,6 @@ try:
 except InputError as error:
     st.info(md(str(error)))
     st.stop()
-st.plotly_chart(patching_map(patched))
+chart(st, patching_map(patched))
 st.caption(md(f"Restored share = (m_patched − m_corrupted) / (m_clean − m_corrupted), m the logit of "
               f"“{target.name}”: {percent(1.0)} means the single copied state brings back the clean logit."))

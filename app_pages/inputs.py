@@ -8,6 +8,7 @@ from bertviz_core.charts.inputs import input_heatmaps, input_norms, order_change
 from bertviz_core.positions import compare_orders, input_vectors, reorder_words
 from app_pages import compute
 from app_pages.sidebar import current_analysis, current_lens
+from app_pages.figures import chart
 
 EXAMPLE = "She loves cats"
 
@@ -54,8 +55,8 @@ if model.layout.projection(model.encoder) is not None:
                "the embedding width, before that projection.")
 st.button(f"Use the example “{EXAMPLE}”", on_click=use_example)
 
-st.plotly_chart(input_heatmaps(analysis, vectors))
-st.plotly_chart(input_norms(analysis, vectors))
+chart(st, input_heatmaps(analysis, vectors))
+chart(st, input_norms(analysis, vectors))
 
 st.subheader("Change the word order")
 order = st.radio("New order", ["reverse", "shuffle"], horizontal=True)
@@ -63,7 +64,7 @@ seed = st.number_input("Shuffle seed", 0, 10_000, 0) if order == "shuffle" else 
 reordered = reorder_words(analysis.text, order, seed)
 st.text(f"Original:  {analysis.text}\nReordered: {reordered}")  # st.text: user text is never read as markup
 comparison = compare_orders(analysis, compute.analysis(model, reordered))
-st.plotly_chart(order_changes(comparison))
+chart(st, order_changes(comparison))
 st.markdown("A word's **token vector does not change** when it moves: it is the same table row. Its **position "
             "vector changes** with its place, so the **input to layer 1 changes** too. That sum is the only way the "
             "model learns the order of the words.")

@@ -12,6 +12,7 @@ from app_pages.catalog import MLM_MODELS
 from app_pages.sidebar import PRESETS, current_analysis, current_lens
 from app_pages.state import url_flag, url_pills, url_slider
 from app_pages.text import md, ordinal, percent
+from app_pages.figures import chart
 
 EXAMPLE = "The farmers cultivate the [MASK] to grow crops."
 MOST_GUESSES = 20  # every result keeps this many guesses, the slider's maximum: moving it only shows more or fewer
@@ -71,7 +72,7 @@ for n, guess in enumerate(prediction.guesses):
     hidden_word = guess.original_id != mask_id
     with columns[n % len(columns)]:
         title = f"Token {guess.position}: " + (f"hidden “{guess.original_token}”" if hidden_word else "typed mask")
-        st.plotly_chart(guesses_bars(guess.tokens[:k], guess.probs[:k], guess.logits[:k], title,
+        chart(st, guesses_bars(guess.tokens[:k], guess.probs[:k], guess.logits[:k], title,
                                      highlight=guess.original_token if hidden_word else None))
         if hidden_word:
             st.caption(md(f"{model.name} ranked “{guess.original_token}” {ordinal(guess.original_rank)}, "
@@ -87,20 +88,20 @@ steps = compute.derived(("steps", *masked_key, position), "Following the guess�
 st.markdown(f"**Step 1.** The encoder's last layer gives the masked position a contextual vector of "
             f"{steps.hidden.shape[0]} numbers (length {steps.hidden_norm:.1f}); it holds what the context says "
             "should be there.")
-st.plotly_chart(vector_strip(steps.hidden, "Contextual vector at the mask"))
+chart(st, vector_strip(steps.hidden, "Contextual vector at the mask"))
 decoder = ("the word-embedding matrix (the decoder is tied to the input embeddings)" if model.decoder_tied
            else "the decoder's own matrix, one row per vocabulary entry")
 st.markdown(f"**Step 2.** The masked-LM head transforms it (dense layer, activation, LayerNorm) and multiplies it "
             f"by {decoder}, adding a bias, giving one **logit** per vocabulary entry.")
 left, right = st.columns(2)
-left.plotly_chart(vector_strip(steps.transformed, "After dense + activation + LayerNorm"))
-right.plotly_chart(logit_distribution(steps))
+chart(left, vector_strip(steps.transformed, "After dense + activation + LayerNorm"))
+chart(right, logit_distribution(steps))
 st.markdown(md(f"**Step 3.** Softmax turns the logits into probabilities (exponentiate, divide by the sum): the "
                f"highest logit, {steps.top_logits[0]:.2f}, becomes {steps.top_probs[0]:.1%}, and its word, "
                f"“{steps.argmax_token}”, is the guess (the argmax).").replace("\\*\\*", "**"))
 lens = compute.derived(("lens", *masked_key, position), "Reading every layer…",
                        lambda: logit_lens(model, prediction.hidden_states, position, top_k=MOST_GUESSES))
-st.plotly_chart(lens_heatmap(lens.top(k)))
+chart(st, lens_heatmap(lens.top(k)))
 st.caption("The logit lens applies the same head to every layer's vector at the mask: the guess forms with depth. "
            "The last row is the model's actual prediction; earlier rows are readings, not predictions.")
 
@@ -116,13 +117,13 @@ st.caption(md(f"At token {position}, the one followed above; the left-only input
               "with no end marker."))
 left, right = st.columns(2)
 full, cut = comparison.full, comparison.left
-left.plotly_chart(guesses_bars(full.tokens[:k], full.probs[:k], full.logits[:k], "Whole sentence (BERT)"))
-right.plotly_chart(guesses_bars(cut.tokens[:k], cut.probs[:k], cut.logits[:k], "Cut off after the mask (same BERT)"))
+chart(left, guesses_bars(full.tokens[:k], full.probs[:k], full.logits[:k], "Whole sentence (BERT)"))
+chart(right, guesses_bars(cut.tokens[:k], cut.probs[:k], cut.logits[:k], "Cut off after the mask (same BERT)"))
 st.text("Left-only input: " + " ".join(comparison.left_tokens))
 full_mask, causal = attention_masks(min(analysis.num_tokens, 12))
 left, right = st.columns(2)
-left.plotly_chart(mask_matrix(full_mask, analysis.tokens[:12], "BERT: every token sees every token"))
-right.plotly_chart(mask_matrix(causal, analysis.tokens[:12], "GPT-style: each token sees only its left"))
+chart(left, mask_matrix(full_mask, analysis.tokens[:12], "BERT: every token sees every token"))
+chart(right, mask_matrix(causal, analysis.tokens[:12], "GPT-style: each token sees only its left"))
 
 st.subheader("4. The training recipe: 15%, then 80 / 10 / 10")
 st.markdown("In pre-training, 15% of the tokens are **selected**; of those, 80% become [MASK], 10% become a "
@@ -136,7 +137,7 @@ probability = middle.slider("Selection probability", 0.05, 0.5, 0.15, 0.05)
 runs = right.select_slider("Runs for the shares", [100, 500, 1000, 2000, 5000], value=1000)
 run = compute.derived(("recipe", *analysis.key, int(seed), probability), "Running the recipe…",
                       lambda: recipe_run(model, analysis.text, int(seed), probability))
-st.plotly_chart(recipe_chips(run))
+chart(st, recipe_chips(run))
 st.caption("Grey: not selected; orange: replaced by [MASK]; red: replaced by a random token; green: selected but "
            "left unchanged.")
 if run.guesses:
@@ -150,4 +151,4 @@ shares = compute.derived(("shares", *analysis.key, runs, int(seed), probability)
                          f"Running the recipe {runs:,} times…",
                          lambda: recipe_shares(model.tokenizer, analysis.text, runs, int(seed), probability,
                                                max_length=model.max_tokens))
-st.plotly_chart(recipe_shares_chart(shares))
+chart(st, recipe_shares_chart(shares))

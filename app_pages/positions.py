@@ -9,6 +9,7 @@ from bertviz_core.vectors import cosine_similarity, pca
 from app_pages import compute
 from app_pages.sidebar import current_analysis, current_lens
 from app_pages.state import url_slider
+from app_pages.figures import chart
 
 model = current_lens().model
 analysis = current_analysis()
@@ -76,8 +77,8 @@ for title, (sin_figure, model_figure) in {
 }.items():
     st.subheader(title)
     left, right = st.columns(2)
-    left.plotly_chart(sin_figure)
-    right.plotly_chart(model_figure)
+    chart(left, sin_figure)
+    chart(right, model_figure)
 st.caption("In the sinusoidal similarity matrix, similarity depends only on the distance between two positions "
            "(a band along the diagonal)."
            + (" The learned table is smooth too, because training made neighbouring positions alike, but nothing "
@@ -86,9 +87,9 @@ st.caption("In the sinusoidal similarity matrix, similarity depends only on the 
 st.subheader("The path the positions trace")
 dims = 3 if st.toggle("3D", value=False) else 2
 left, right = st.columns(2)
-left.plotly_chart(compute.figure((*formula_key, "path", dims),
+chart(left, compute.figure((*formula_key, "path", dims),
                                  lambda: pca_path(pca(formula_table, dims), "Sinusoidal, principal components")))
-right.plotly_chart(compute.figure((*model_key, "path", dims),
+chart(right, compute.figure((*model_key, "path", dims),
                                   lambda: pca_path(pca(model_table, dims), f"{own}, principal components")))
 st.caption("Each point is one position's vector, projected on the directions of greatest variance; the line joins "
            "positions in order and the colour gives the position.")

@@ -8,6 +8,7 @@ from bertviz_core.charts.tokenization import pieces_figure
 from bertviz_core.tokenization import padded_input, token_rows, tokenization_steps
 from app_pages.sidebar import current_analysis, current_lens
 from app_pages.text import md
+from app_pages.figures import chart
 
 WORDS_LISTED = 200
 
@@ -33,7 +34,7 @@ st.subheader("2. Split into words and punctuation, then 3. into pieces")
 shown = steps.words[:WORDS_LISTED]
 st.caption(md(f"{len(steps.words)} words and punctuation marks: " + " · ".join(w.word for w in shown)
               + (" · …" if len(steps.words) > len(shown) else "")))
-st.plotly_chart(pieces_figure(steps))
+chart(st, pieces_figure(steps))
 if steps.algorithm == "wordpiece":
     st.markdown("WordPiece works **longest match first**: it looks the whole remaining word up in the vocabulary, "
                 "and while nothing matches it drops the last character and tries again. A piece that does not start "

@@ -1,4 +1,4 @@
-"""Command line: ``python -m bertviz_core info | fill-mask | analyze | explain | ablate | sweep | patch | index |
+"""Command line: ``python -m bertviz_core info | fill-mask | analyze | export-html | explain | ablate | sweep | patch | index |
 search | occurrences | atlas | query-keys | corpus-map``. Bad input -> one line, exit code 2."""
 
 from __future__ import annotations
@@ -49,6 +49,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--max-length", type=int, default=512)
     run.add_argument("--out", required=True, help="output .npz file")
     run.set_defaults(run=_analyze)
+
+    export = commands.add_parser("export-html", help="an attention view as one HTML file that works offline")
+    export.add_argument("text")
+    export.add_argument("--view", choices=["model", "head", "heatmap"], required=True)
+    export.add_argument("--layer", type=int, default=1, help="1-based, as in the app (head and heatmap views)")
+    export.add_argument("--head", type=int, default=1, help="1-based")
+    export.add_argument("--model", **model_option)
+    export.add_argument("--out", required=True, help="output .html file")
+    export.set_defaults(run=_export_html)
     _explain_commands(commands, model_option)
     _corpus_commands(commands, model_option)
     return parser
@@ -280,6 +289,18 @@ def _analyze(args) -> int:
     shape = "x".join(map(str, result.attentions.shape))
     note = f" (truncated from {result.original_length})" if result.truncated else ""
     print(f"{args.out}: {result.num_tokens} tokens{note}, attentions {shape}")
+    return 0
+
+
+def _export_html(args) -> int:
+    from .charts.attention import view_figure
+    from .export import save_html
+
+    model = load_model(args.model)
+    layer, head = _one_head(model, args.layer, args.head)
+    result = analyze(model, args.text)
+    size = save_html(view_figure(result, args.view, layer, head), args.out)
+    print(f"{args.out}: the {args.view} view of {result.num_tokens} tokens, {size / 1e6:.1f} MB, works offline")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Files a user takes away: one matrix as CSV, an analysis's arrays as NPZ."""
+"""Files a user takes away: one matrix as CSV, an analysis's arrays as NPZ, any figure as one offline HTML file."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import io
 from typing import BinaryIO
 
 import numpy as np
+import plotly.graph_objects as go
 
 from .analysis import Analysis
 from .attention import MatrixView
@@ -34,3 +35,18 @@ def npz_bytes(analysis: Analysis, keys: tuple[str, ...] = NPZ_KEYS) -> bytes:
     buffer = io.BytesIO()
     save_npz(buffer, analysis, keys)
     return buffer.getvalue()
+
+
+def figure_html(figure: go.Figure) -> str:
+    """The figure as one self-contained HTML page: Plotly's JavaScript (about 4.6 MB) is inside it, so it opens and
+    stays interactive with no network, in a browser, a slide or a course page."""
+    return figure.to_html(include_plotlyjs=True, include_mathjax=False, full_html=True,
+                          config={"displaylogo": False, "responsive": True})
+
+
+def save_html(figure: go.Figure, path) -> int:
+    """Write ``figure_html`` to ``path``; returns its size in bytes."""
+    text = figure_html(figure)
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(text)
+    return len(text.encode("utf-8"))

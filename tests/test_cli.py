@@ -113,3 +113,24 @@ def test_explain_commands_refuse_bad_input_in_one_line(args, message):
     done = run_cli(*args, *([] if "--model" in args else ["--model", "offline"]))
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and message in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("view", ["model", "head", "heatmap"])
+def test_export_html_writes_the_view_as_the_app_draws_it(tiny_dirs, tmp_path, view, capsys):
+    from bertviz_core import analyze, load_model
+    from bertviz_core.charts.attention import view_figure
+
+    out = tmp_path / "view.html"
+    assert main(["export-html", "Cats chase mice.", "--view", view, "--layer", "2", "--head", "3", "--model",
+                 str(tiny_dirs["bert"]), "--out", str(out)]) == 0
+    html = out.read_text(encoding="utf-8")
+    model = load_model(str(tiny_dirs["bert"]))
+    title = view_figure(analyze(model, "Cats chase mice."), view, 1, 2).layout.title.text
+    assert title in html and "<script src" not in html and len(html) > 3_000_000  # Plotly's JavaScript is inside
+    assert "works offline" in capsys.readouterr().out
+
+
+def test_export_html_refuses_a_head_that_does_not_exist(tmp_path):
+    done = run_cli("export-html", "Hi.", "--view", "head", "--layer", "9", "--model", "offline", "--out",
+                   str(tmp_path / "x.html"))
+    assert done.returncode == 2 and "Layers run from 1 to 6" in done.stderr and done.stderr.count("\n") == 1

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..analysis import Analysis
-from ..attention import MatrixView, TokenViews
+from ..attention import MatrixView, TokenViews, view_matrix
 from .clicks import click_data
 from .labels import token_labels
 
@@ -244,3 +244,16 @@ def token_comparison(views: TokenViews) -> go.Figure:
                          xaxis=dict(type="category"), yaxis_title="share",
                          height=360, margin=dict(l=20, r=20, t=50, b=20), legend=dict(orientation="h"))
     return figure
+
+
+VIEWS = ("model", "head", "heatmap")
+"""The attention views the command line exports: every head at once, one head's lines, one head's matrix."""
+
+
+def view_figure(analysis: Analysis, view: str, layer: int = 0, head: int = 0) -> go.Figure:
+    """One attention view of ``analysis`` as the Attention page draws it with no option set (0-based layer, head)."""
+    if view == "model":
+        return model_view(view_matrix(analysis, analysis.attentions))
+    if view == "head":
+        return head_view(view_matrix(analysis, analysis.attentions[layer]), layer, [head])[0]
+    return head_heatmap(analysis, layer, head)
