@@ -23,7 +23,7 @@ from bertviz_core import Analysis, LoadedModel, ModelLoadError, analysis_key, an
 from bertviz_core.attention import NormMaps, norm_maps
 from bertviz_core.cache import BoundedCache
 from bertviz_core.charts import figure_bytes
-from bertviz_core.loading import default_choice
+from bertviz_core.loading import ModelTooLarge, default_choice, weight_bytes
 
 if TYPE_CHECKING:  # FAISS and Parquet cost a server 33 MB: imported when the Corpus page first runs
     from bertviz_core.corpus import CorpusIndex, Sentences
@@ -38,9 +38,11 @@ Result = TypeVar("Result")
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the model (first time only)…")
-def cached_model(spec: str) -> LoadedModel:
-    """One model object per spec for the whole server process, shared by every session."""
-    model = load_model(spec, max_bytes=max_model_bytes())
+def cached_model(spec: str, _max_bytes: int | None = None) -> LoadedModel:
+    """One model object per spec for the whole server process, shared by every session. A model not loaded yet is
+    refused, before loading, above ``_max_bytes`` (default: the per-model limit); a loaded one is found whatever
+    the limit (callers that pass one check the size themselves)."""
+    model = load_model(spec, max_bytes=max_model_bytes() if _max_bytes is None else _max_bytes)
     settle_long_lived_objects()
     return model
 
@@ -61,6 +63,23 @@ def model_for(spec: str) -> LoadedModel:
         return replace(cached_model(choice), reason=reason)
     except ModelLoadError:
         return cached_model("")  # the engine's own fallbacks
+
+
+def second_model(first: LoadedModel, spec: str) -> LoadedModel:
+    """The other model of a comparison. The two models' weights together stay within the limit the operator sets:
+    a pair over it is refused with the sizes, before the second is loaded."""
+    limit, first_bytes = max_model_bytes(), weight_bytes(first)
+    try:
+        second = cached_model(spec, _max_bytes=max(0, limit - first_bytes))
+    except ModelTooLarge as error:
+        needed = error.needed
+    else:
+        needed = weight_bytes(second)
+        if first_bytes + needed <= limit:
+            return second
+    raise ModelLoadError(f"{first.name} needs {first_bytes / 1e6:,.0f} MB and '{spec}' {needed / 1e6:,.0f} MB for "
+                         f"their weights, {(first_bytes + needed) / 1e6:,.0f} MB together; this server holds at most "
+                         f"{limit / 1e6:,.0f} MB of models for a comparison (BERT_LENS_MAX_MODEL_MB).")
 
 
 def max_model_bytes() -> int:

@@ -23,8 +23,9 @@ def chart(place, figure: go.Figure, **options):
     """Draw ``figure`` in ``place`` (``st``, a column, a container) with ``st.plotly_chart``'s ``options``; under it,
     a button that downloads it as one HTML file with Plotly's JavaScript inside. The file (about 5 MB) is built when
     the button is clicked, never on a rerun."""
-    drawn = place.plotly_chart(figure, **options)
     st.session_state[DRAWN] = number = st.session_state.get(DRAWN, 0) + 1
+    # A key by position: two equal figures on one page (one model compared with itself) are still two charts.
+    drawn = place.plotly_chart(figure, **{"key": f"chart_{number}", **options})
     place.download_button("HTML", data=lambda: figure_html(figure), file_name=f"bert-lens-{_slug(figure)}.html",
                           mime="text/html", key=f"html_{number}", on_click="ignore", type="tertiary",
                           icon=":material/download:", help="This chart as one HTML file that opens offline")

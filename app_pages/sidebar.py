@@ -72,7 +72,7 @@ def _model_picker() -> LoadedModel | None:
         spec = st.text_input("Hub id or local folder", key=seeded("model_custom", spec_in_url),
                              placeholder="e.g. bert-large-uncased").strip()
     try:
-        model = compute.model_for(_allowed(spec))
+        model = compute.model_for(allowed(spec))
     except ModelLoadError as error:
         st.error(md(str(error)))
         model = _previous_model()
@@ -90,7 +90,7 @@ def local_paths_allowed() -> bool:
     return os.environ.get("BERT_LENS_ALLOW_LOCAL_PATHS") == "1"
 
 
-def _allowed(spec: str) -> str:
+def allowed(spec: str) -> str:
     if is_local_spec(spec) and not local_paths_allowed():
         raise ModelLoadError("Loading models from this server's folders is switched off here. The person running "
                              "the app can allow it with BERT_LENS_ALLOW_LOCAL_PATHS=1.")

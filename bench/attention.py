@@ -20,6 +20,7 @@ from bertviz_core import analyze  # noqa: E402
 from bertviz_core.attention import (ViewOptions, head_roles, head_statistics, norm_maps, rollout,  # noqa: E402
                                     view_matrix)
 from bertviz_core.charts import token_labels  # noqa: E402
+from bertviz_core.export import figure_html  # noqa: E402
 from bertviz_core.charts.attention import (attention_heatmap, head_grid, head_heatmap, head_view,  # noqa: E402
                                            model_view)
 
@@ -67,13 +68,19 @@ def sent_bytes(result) -> int:
     return len(result) if isinstance(result, str) else len(result.to_json())
 
 
+def html_bytes(result) -> int:
+    """Our figure as the offline HTML file a chart's button downloads (Plotly's JavaScript inside); bertviz's HTML
+    as it is (it loads its scripts from the network)."""
+    return len(result.encode()) if isinstance(result, str) else len(figure_html(result).encode())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["offline", "bert-base-sized"])
     parser.add_argument("--lengths", nargs="+", type=int, default=[16, 128, 512])
     parser.add_argument("--no-bertviz", action="store_true")
     args = parser.parse_args()
-    print(f"{'model':<18}{'tokens':>7}  {'view':<30}{'build s':>9}{'sent MB':>10}")
+    print(f"{'model':<18}{'tokens':>7}  {'view':<30}{'build s':>9}{'sent MB':>10}{'HTML MB':>10}")
     for name, model in models(args.models).items():
         shape = f"{name} {model.num_layers}x{model.num_heads}"
         for length in args.lengths:
@@ -83,8 +90,8 @@ def main() -> None:
                 views |= bertviz_views(analysis)
             for view, build in views.items():
                 seconds, result = timed(build, repeat=1 if view.startswith("bertviz") else 3)
-                print(f"{shape:<18}{analysis.num_tokens:>7}  {view:<30}{seconds:>9.3f}{sent_bytes(result) / 1e6:>10.2f}",
-                      flush=True)
+                print(f"{shape:<18}{analysis.num_tokens:>7}  {view:<30}{seconds:>9.3f}{sent_bytes(result) / 1e6:>10.2f}"
+                      f"{html_bytes(result) / 1e6:>10.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Command line: ``python -m bertviz_core info | fill-mask | analyze | export-html | explain | ablate | sweep | patch | index |
+"""Command line: ``python -m bertviz_core info | fill-mask | analyze | export-html | compare | explain | ablate | sweep | patch | index |
 search | occurrences | atlas | query-keys | corpus-map``. Bad input -> one line, exit code 2."""
 
 from __future__ import annotations
@@ -58,6 +58,16 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--model", **model_option)
     export.add_argument("--out", required=True, help="output .html file")
     export.set_defaults(run=_export_html)
+
+    compare = commands.add_parser("compare", help="two models' tokens, and how alike their layers are (CKA)")
+    compare.add_argument("text")
+    compare.add_argument("--model", **model_option)
+    compare.add_argument("--model-b", required=True, help="the second model, named like --model")
+    compare.add_argument("--sentences", default=None, help="text file, one sentence per line (default: the "
+                                                           "shipped corpus)")
+    compare.add_argument("--plain", action="store_true", help="plain CKA instead of the debiased estimator")
+    compare.add_argument("--json", action="store_true", help="print JSON instead of text")
+    compare.set_defaults(run=_compare)
     _explain_commands(commands, model_option)
     _corpus_commands(commands, model_option)
     return parser
@@ -301,6 +311,26 @@ def _export_html(args) -> int:
     result = analyze(model, args.text)
     size = save_html(view_figure(result, args.view, layer, head), args.out)
     print(f"{args.out}: the {args.view} view of {result.num_tokens} tokens, {size / 1e6:.1f} MB, works offline")
+    return 0
+
+
+def _compare(args) -> int:
+    from .compare import compare_layers
+    from .corpus.library import shipped_sentences
+
+    first, second = load_model(args.model), load_model(args.model_b)
+    sentences = read_sentences(args.sentences) if args.sentences else shipped_sentences()
+    found = compare_layers(first, second, list(sentences.texts), debiased=not args.plain)
+    output = {"model": first.name, "model_b": second.name, "tokens": list(analyze(first, args.text).tokens),
+              "tokens_b": list(analyze(second, args.text).tokens), "words": found.words,
+              "sentences": found.sentences, "debiased": found.debiased, "cka": found.cka.round(6).tolist()}
+    if args.json:
+        print(json.dumps(output, indent=2))
+        return 0
+    print(f"{first.name}: {' '.join(output['tokens'])}\n{second.name}: {' '.join(output['tokens_b'])}")
+    print(f"{'debiased' if found.debiased else 'plain'} CKA over {found.words:,} words of {found.sentences:,} "
+          f"sentences (rows: {first.name} layers from the embeddings, columns: {second.name})")
+    print("\n".join(f"{n:>3} " + " ".join(f"{v:5.2f}" for v in row) for n, row in enumerate(output["cka"])))
     return 0
 
 

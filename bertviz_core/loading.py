@@ -40,6 +40,14 @@ class ModelLoadError(ValueError):
     """A model could not be loaded; the message is written for the person who asked for it."""
 
 
+class ModelTooLarge(ModelLoadError):
+    """Refused before loading: the model's weights would need more than the limit allowed."""
+
+    def __init__(self, message: str, needed: int):
+        super().__init__(message)
+        self.needed = needed
+
+
 # ---------------------------------------------------------------------------------------------
 # Layouts: where each family keeps its layers, its embedding projection and its masked-LM head.
 # ---------------------------------------------------------------------------------------------
@@ -375,12 +383,17 @@ def estimated_parameters(config) -> int:
     return embeddings + projection + distinct_layers * layer
 
 
+def weight_bytes(model: LoadedModel) -> int:
+    """The float32 weights of a loaded model, as the size limit counts them."""
+    return 4 * estimated_parameters(model.config)
+
+
 def _check_size(config, name: str, max_bytes: int | None) -> None:
     """Refuse, before loading, a model whose float32 weights would not fit the limit."""
     needed = 4 * estimated_parameters(config)
     if max_bytes is not None and needed > max_bytes:
-        raise ModelLoadError(f"'{name}' needs about {needed / 1e6:,.0f} MB for its weights; this server allows "
-                             f"{max_bytes / 1e6:,.0f} MB per model.")
+        raise ModelTooLarge(f"'{name}' needs about {needed / 1e6:,.0f} MB for its weights; this server allows "
+                             f"{max_bytes / 1e6:,.0f} MB per model.", needed)
 
 
 def _load_weights(location: str, config, options: dict) -> tuple[nn.Module, bool]:

@@ -1,11 +1,13 @@
 """The app shell in Streamlit's own test harness: real script runs, real model, no browser."""
 
 import ast
+import base64
 import json
 import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -341,3 +343,39 @@ def test_explain_page_explains_classes_on_a_model_without_a_masked_lm_head():
     app.switch_page("app_pages/explain.py").run()
     assert not app.exception and not app.warning
     assert chart_titles(app)[0].startswith("Which tokens “positive”")
+
+
+def test_compare_page_shows_both_models_tokens_guesses_views_and_their_cka():
+    app = open_app("app_pages/compare.py", text="She is a [MASK] engineer.", model="offline", model_b="offline",
+                   cka_sentences="She loves cats.\nThe bank of the river was flooded.\nParis is the capital of France.")
+    titles = chart_titles(app)
+    assert [t for t in titles if "WordPiece" in t] == ["bert-lens-minilm-mlm: WordPiece, 8 tokens"] * 2
+    assert sum(t.startswith("bert-lens-minilm-mlm, first mask") for t in titles) == 2
+    assert sum(t.startswith("All 6 layers") for t in titles) == 2
+    cka = json.loads(app.get("plotly_chart")[-1].proto.spec)
+    assert cka["layout"]["title"]["text"].startswith("How alike the layers are: debiased linear CKA over 19 words of 3")
+    z = cka["data"][0]["z"]  # Plotly sends float32 arrays as base64
+    matrix = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(7, 7)
+    np.testing.assert_allclose(np.diag(matrix), 1.0, atol=1e-4)
+
+
+@pytest.mark.parametrize("model_b, message", [
+    ("no/such-model-anywhere", "cannot be reached"),
+    ("/etc", "switched off"),
+    ("", "Name a second model"),
+])
+def test_compare_page_answers_a_bad_second_model(model_b, message):
+    app = open_app("app_pages/compare.py", model="offline", model_b=model_b)
+    assert any(message in text for text in info_texts(app)), info_texts(app)
+
+
+def test_compare_refuses_a_pair_over_the_operators_limit_with_the_sizes(monkeypatch):
+    monkeypatch.setenv("BERT_LENS_MAX_MODEL_MB", "150")
+    app = open_app("app_pages/compare.py", model="offline", model_b="embedded")
+    shown = " ".join(info_texts(app))
+    from bertviz_core import load_model
+    from bertviz_core.loading import weight_bytes
+    each = weight_bytes(load_model("offline"))  # the embedded model has the same sizes
+    assert (f"bert-lens-minilm-mlm needs {each / 1e6:.0f} MB and 'embedded' {each / 1e6:.0f} MB for their weights, "
+            f"{2 * each / 1e6:.0f} MB together") in shown
+    assert "at most 150 MB" in shown and not app.get("plotly_chart")[2:]

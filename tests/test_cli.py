@@ -134,3 +134,14 @@ def test_export_html_refuses_a_head_that_does_not_exist(tmp_path):
     done = run_cli("export-html", "Hi.", "--view", "head", "--layer", "9", "--model", "offline", "--out",
                    str(tmp_path / "x.html"))
     assert done.returncode == 2 and "Layers run from 1 to 6" in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_compare_prints_both_tokenizations_and_the_cka_grid(offline, tmp_path, capsys):
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text("She loves cats.\nThe bank of the river was flooded.\nParis is the capital of France.\n")
+    assert main(["compare", "She loves unaffable cats.", "--model", "offline", "--model-b", "offline",
+                 "--sentences", str(sentences), "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["tokens"] == found["tokens_b"] and "##ffa" in found["tokens"]
+    assert (found["words"], found["sentences"], found["debiased"]) == (19, 3, True)
+    np.testing.assert_allclose(np.diag(found["cka"]), 1.0, atol=1e-5)
