@@ -408,3 +408,54 @@ def recipe_shares(tokenizer, text: str, runs: int, seed: int, probability: float
     return RecipeShares(runs=int(runs), probability=float(probability), selectable=_selectable(tokenizer, ids),
                         selected=int(counts[1:].sum()), masked=int(counts[1]), random=int(counts[2]),
                         unchanged=int(counts[3]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Next sentence prediction
+# ---------------------------------------------------------------------------------------------
+
+
+def _checkpoint_file(model: LoadedModel) -> str | None:
+    """The checkpoint's safetensors file: in its folder, or in the local Hugging Face cache."""
+    from pathlib import Path
+
+    from huggingface_hub import try_to_load_from_cache
+
+    folder = Path(model.location)
+    if folder.is_dir():
+        found = folder / "model.safetensors"
+        return str(found) if found.is_file() else None
+    cached = try_to_load_from_cache(model.location, "model.safetensors")
+    return cached if isinstance(cached, str) else None
+
+
+def next_sentence_head(model: LoadedModel) -> dict[str, torch.Tensor] | None:
+    """BERT's pre-training pooler and next-sentence classifier, read from the checkpoint (the masked-LM model the
+    app loads leaves them out); None when the checkpoint has none (RoBERTa, DistilBERT, the offline model)."""
+    file = _checkpoint_file(model) if model.family == "bert" else None
+    if file is None:
+        return None
+    from safetensors import safe_open
+
+    prefix = model.model.base_model_prefix
+    names = {"pooler_weight": f"{prefix}.pooler.dense.weight", "pooler_bias": f"{prefix}.pooler.dense.bias",
+             "weight": "cls.seq_relationship.weight", "bias": "cls.seq_relationship.bias"}
+    with safe_open(file, framework="pt") as weights:
+        if not set(names.values()) <= set(weights.keys()):
+            return None
+        return {name: weights.get_tensor(key).float() for name, key in names.items()}
+
+
+def next_sentence_probability(model: LoadedModel, analysis: Analysis) -> float | None:
+    """P(sentence B followed A) from BERT's own next-sentence head on the analysis of the pair (A, B): the [CLS]
+    state through the pooler (dense + tanh), then the 2-way classifier, whose first class is "is next". None
+    when the checkpoint has no such head."""
+    if analysis.text_pair is None:
+        raise InputError("Next sentence prediction reads two sentences: give the second one too.")
+    head = next_sentence_head(model)
+    if head is None:
+        return None
+    cls = torch.tensor(np.asarray(analysis.hidden_states[-1][0]))  # [D]
+    pooled = torch.tanh(head["pooler_weight"] @ cls + head["pooler_bias"])  # [D]
+    logits = head["weight"] @ pooled + head["bias"]  # [2]
+    return float(logits.softmax(dim=-1)[0])

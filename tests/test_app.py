@@ -379,3 +379,64 @@ def test_compare_refuses_a_pair_over_the_operators_limit_with_the_sizes(monkeypa
     assert (f"bert-lens-minilm-mlm needs {each / 1e6:.0f} MB and 'embedded' {each / 1e6:.0f} MB for their weights, "
             f"{2 * each / 1e6:.0f} MB together") in shown
     assert "at most 150 MB" in shown and not app.get("plotly_chart")[2:]
+
+
+def lesson_answers(step, model) -> dict:
+    """A right, a wrong and an empty answer (None) to one lesson step's question, the right one found on the model
+    with the engine, as the page must find it."""
+    from bertviz_core import analyze
+    from bertviz_core.lessons import most_similar_pair, query_token, role_head, sentence_pairs
+
+    question, result = step.question, analyze(model, step.sentence, step.pair)
+    if question.kind == "guess_mask":
+        top = result.masks[0].tokens[0]
+        return {"right": top, "wrong": "banana" if top != "banana" else "apple", "empty": ""}
+    if question.kind == "token_count":
+        return {"right": result.num_tokens, "wrong": result.num_tokens + 3, "empty": None}
+    if question.kind == "attended_token":
+        layer, head = role_head(result, question.role)
+        weights = result.attentions[layer, head, query_token(result, question.query)]
+        return {"right": int(weights.argmax()), "wrong": int(weights.argmin()), "empty": None}
+    if question.kind == "similar_pair":
+        best, _ = most_similar_pair([analyze(model, s) for s in step.sentences])
+        return {"right": best, "wrong": next(p for p in sentence_pairs(step.sentences) if p != best), "empty": None}
+    if question.kind == "choice":
+        return {"right": question.answer, "wrong": next(o for o in question.options if o != question.answer),
+                "empty": None}
+    return {"right": "Yes, B followed A", "wrong": "No, B is from elsewhere", "empty": None}  # no head: both told so
+
+
+def answer_widget(app: AppTest, step, key: str):
+    kind = step.question.kind
+    getter = {"guess_mask": app.text_input, "token_count": app.number_input, "attended_token":
+              lambda key: app.get("button_group")[0], "similar_pair": app.radio, "choice": app.radio,
+              "next_sentence": app.radio}[kind]
+    return getter(key=key)
+
+
+@pytest.mark.parametrize("answer", ["right", "wrong", "empty"])
+def test_every_step_of_every_shipped_lesson_asks_then_reveals(answer):
+    from bertviz_core import load_model
+    from bertviz_core.lessons import lesson_names, load_lesson
+
+    model = load_model("offline")
+    for name in lesson_names():
+        lesson = load_lesson(name)
+        app = open_app("app_pages/lesson.py", model="offline", name=name)
+        for number, step in enumerate(lesson.steps, start=1):
+            assert f"Step {number} of {len(lesson.steps)}" in app.get("progress")[0].proto.text
+            given = lesson_answers(step, model)[answer]
+            assert not app.get("plotly_chart"), "nothing is revealed before an answer"
+            if given not in (None, ""):
+                answer_widget(app, step, f"answer_{name}_{number}").set_value(given).run()
+            assert not app.exception, (name, number, app.exception)
+            said = [e.value.replace("\\", "") for e in (*app.success, *app.warning, *app.info)]
+            if given in (None, ""):
+                assert any("Answer first" in text for text in said) and not app.get("plotly_chart")
+            elif step.question.kind == "next_sentence":
+                assert any("no next-sentence head" in text for text in said)  # the offline model has none
+            else:
+                assert (app.success if answer == "right" else app.warning), (name, number, said)
+                assert app.get("plotly_chart"), "the reveal draws the model's own charts"
+            if number < len(lesson.steps):
+                next(b for b in app.button if b.label == "Next").click().run()
