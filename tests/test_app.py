@@ -440,3 +440,33 @@ def test_every_step_of_every_shipped_lesson_asks_then_reveals(answer):
                 assert app.get("plotly_chart"), "the reveal draws the model's own charts"
             if number < len(lesson.steps):
                 next(b for b in app.button if b.label == "Next").click().run()
+
+
+def test_a_lesson_link_pins_lesson_step_and_model_and_keeps_the_visitors_sentence():
+    app = open_app("app_pages/lesson.py", model="offline", name="bert-path", step="5", text="My own sentence.")
+    assert "Step 5 of 7: Guessing a hidden word" in app.get("progress")[0].proto.text
+    assert app.sidebar.text_area(key="text").value == "My own sentence."
+    assert (app.query_params["name"], app.query_params["step"], app.query_params["model"]) == (
+        "bert-path", "5", "offline")
+    next(b for b in app.button if b.label == "Previous").click().run()
+    assert app.query_params["step"] == "4" and app.sidebar.text_area(key="text").value == "My own sentence."
+    app.switch_page("app_pages/tokenization.py").run()
+    assert "my" in " ".join(json.loads(app.get("plotly_chart")[0].proto.spec)["data"][0]["text"])
+
+
+def test_presenter_mode_hides_the_sidebar_and_enlarges_type():
+    app = open_app("app_pages/lesson.py", model="offline", presenter="1")
+    styles = [element.proto.body for element in app.get("html")]
+    assert any("stSidebar" in style and "display: none" in style and "font-size" in style for style in styles)
+
+
+def test_a_bad_lesson_file_is_shown_with_its_line_and_the_app_keeps_running(monkeypatch, tmp_path):
+    (tmp_path / "broken.yaml").write_text("title: Broken\nsteps:\n  - title: One\n    sentence: Hi.\n"
+                                          "    view: {page: attention}\n    question: {kind: guess, prompt: P}\n"
+                                          "    reveal: R\n")
+    monkeypatch.setenv("BERT_LENS_LESSONS_DIR", str(tmp_path))
+    app = open_app("app_pages/lesson.py", model="offline", name="broken")
+    errors = [error.value.replace("\\", "") for error in app.error]
+    assert errors and errors[0].startswith("broken.yaml, line 6: step 1, question.kind: 'guess' is not one of")
+    app.switch_page("app_pages/tokenization.py").run()
+    assert not app.exception and app.get("plotly_chart")
