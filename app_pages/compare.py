@@ -45,8 +45,8 @@ except (ModelLoadError, InputError) as error:
 pair = ((model, analysis), (other, other_analysis))
 
 st.subheader("1. Tokens")
-for column, (each, result) in zip(st.columns(2), pair):
-    chart(column, token_chips(result, f"{each.name}: {tokenizer_kind(each)}, {result.num_tokens} tokens"))
+for each, result in pair:
+    chart(st, token_chips(result, f"{each.name}: {tokenizer_kind(each)}, {result.num_tokens} tokens"))
 
 st.subheader("2. Masked-word guesses")
 guessing = [(each, result) for each, result in pair if result.masks]
@@ -62,10 +62,9 @@ else:
 
 st.subheader("3. Attention, every layer and head")
 for column, (each, result) in zip(st.columns(2), pair):
-    figure = compute.figure(("model view", *result.key, None),
-                            lambda result=result: model_view(view_matrix(result, result.attentions)))
-    with column:
-        st.caption(md(f"{each.name}: {each.num_layers} layers x {each.num_heads} heads"))
+    title = f"{each.name}: {each.num_layers} layers x {each.num_heads} heads"
+    figure = compute.figure(("compared model view", *result.key), lambda result=result, title=title: model_view(
+        view_matrix(result, result.attentions)).update_layout(title=title))
     chart(column, figure)
 
 st.subheader("4. How alike are their layers?")

@@ -4,7 +4,7 @@ with a link to the page where the view can be explored further."""
 import streamlit as st
 
 from bertviz_core.lessons import LessonError, lesson_names, load_lesson
-from app_pages.lesson_steps import Context, ask, reveal
+from app_pages.lesson_steps import Context, ask, reveal, view_settings
 from app_pages.sidebar import current_lens
 from app_pages.state import seeded, set_url, url, url_flag
 from app_pages.text import md
@@ -12,7 +12,9 @@ from app_pages.text import md
 PRESENTER_CSS = """<style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"] {
   display: none; }
-[data-testid="stMain"] .stMarkdown p, [data-testid="stMain"] .stMarkdown li { font-size: 1.5rem; line-height: 1.5; }
+[data-testid="stMain"] .stMarkdown p, [data-testid="stMain"] .stMarkdown li, [data-testid="stMain"] .stProgress p,
+[data-testid="stMain"] [data-testid="stWidgetLabel"] p, [data-testid="stMain"] input { font-size: 1.5rem;
+  line-height: 1.5; }
 [data-testid="stMain"] h1 { font-size: 3.2rem; }
 [data-testid="stMain"] h2, [data-testid="stMain"] h3 { font-size: 2.3rem; }
 </style>"""
@@ -60,7 +62,7 @@ if answer is None:
 else:
     reveal(context, answer)
     st.markdown(md(step.reveal))
-st.markdown(f"[Explore this view on its page]({step.link})")
+st.markdown(f"[Explore this view on its page]({step.link(**view_settings(context))})")
 
 left, _, right = st.columns([1, 4, 1])
 left.button("Previous", on_click=go_to, args=(number - 1,), disabled=number == 1, icon=":material/arrow_back:")

@@ -54,6 +54,16 @@ def ask(context: Context):
     return st.radio("Your answer", options, index=None, key=context.key)
 
 
+def view_settings(context: Context) -> dict:
+    """What the step's link adds to pin its view: the head found by role (1-based), and the query on Q/K/V."""
+    question = context.step.question
+    if question.kind != "attended_token":
+        return {}
+    layer, head = role_head(context.analysis, question.role)
+    query = {"query": query_token(context.analysis, question.query)} if context.step.page == "qkv" else {}
+    return {"layer": layer + 1, "head": head + 1, **query}
+
+
 def reveal(context: Context, answer) -> None:
     """Say how the answer did and draw the step's view."""
     {"guess_mask": _guessed_word, "token_count": _counted_tokens, "attended_token": _picked_token,

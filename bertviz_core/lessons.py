@@ -121,10 +121,10 @@ class Step:
     pair: str | None = None
     sentences: tuple[str, ...] = ()
 
-    @property
-    def link(self) -> str:
-        """The step's view on its own page, with the step's sentence: a relative link, as the app's pages take it."""
-        values = {"text": self.sentence, **({"pair": self.pair} if self.pair else {}), **self.params}
+    def link(self, **settings) -> str:
+        """The step's view on its own page, with the step's sentence and ``settings`` (a head found on the model):
+        a relative link, as the app's pages take it."""
+        values = {"text": self.sentence, **({"pair": self.pair} if self.pair else {}), **self.params, **settings}
         return f"{self.page}?{urlencode(values)}"
 
 

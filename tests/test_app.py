@@ -351,7 +351,7 @@ def test_compare_page_shows_both_models_tokens_guesses_views_and_their_cka():
     titles = chart_titles(app)
     assert [t for t in titles if "WordPiece" in t] == ["bert-lens-minilm-mlm: WordPiece, 8 tokens"] * 2
     assert sum(t.startswith("bert-lens-minilm-mlm, first mask") for t in titles) == 2
-    assert sum(t.startswith("All 6 layers") for t in titles) == 2
+    assert titles.count("bert-lens-minilm-mlm: 6 layers x 12 heads") == 2
     cka = json.loads(app.get("plotly_chart")[-1].proto.spec)
     assert cka["layout"]["title"]["text"].startswith("How alike the layers are: debiased linear CKA over 19 words of 3")
     z = cka["data"][0]["z"]  # Plotly sends float32 arrays as base64
@@ -470,3 +470,15 @@ def test_a_bad_lesson_file_is_shown_with_its_line_and_the_app_keeps_running(monk
     assert errors and errors[0].startswith("broken.yaml, line 6: step 1, question.kind: 'guess' is not one of")
     app.switch_page("app_pages/tokenization.py").run()
     assert not app.exception and app.get("plotly_chart")
+
+
+def test_a_lesson_steps_link_pins_the_head_it_found():
+    from bertviz_core import analyze, load_model
+    from bertviz_core.lessons import load_lesson, role_head
+
+    step = load_lesson("bert-path").steps[2]
+    layer, head = role_head(analyze(load_model("offline"), step.sentence), step.question.role)
+    app = open_app("app_pages/lesson.py", model="offline", name="bert-path", step="3")
+    links = [m.value for m in app.markdown if "Explore this view" in m.value]
+    assert links == [f"[Explore this view on its page](attention?text=The+cat+sat+on+the+mat.&view=Heatmap&"
+                     f"layer={layer + 1}&head={head + 1})"]

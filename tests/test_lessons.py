@@ -29,7 +29,8 @@ def test_the_shipped_lessons_load_and_link_to_their_views():
     assert len(lesson.steps) >= 6
     assert {step.question.kind for step in lesson.steps} >= {"guess_mask", "attended_token", "similar_pair",
                                                               "next_sentence"}
-    assert lesson.steps[2].link == "attention?text=The+cat+sat+on+the+mat.&view=Heatmap"
+    assert lesson.steps[2].link() == "attention?text=The+cat+sat+on+the+mat.&view=Heatmap"
+    assert lesson.steps[2].link(layer=2, head=5) == "attention?text=The+cat+sat+on+the+mat.&view=Heatmap&layer=2&head=5"
 
 
 @pytest.mark.parametrize("text, line, message", [

@@ -33,9 +33,9 @@ def cka_heatmap(found: LayerSimilarity, name_a: str, name_b: str) -> go.Figure:
         texttemplate="%{z:.2f}", colorbar=dict(title="CKA"),
         hovertemplate=f"{safe_text(name_a)} %{{y}} vs {safe_text(name_b)} %{{x}}: %{{z:.3f}}<extra></extra>"))
     figure.update_layout(
-        title=f"How alike the layers are: {estimator} linear CKA over {found.words:,} words of {found.sentences:,} "
-              "sentences",
+        title=dict(text=f"How alike the layers are: {estimator} linear CKA over {found.words:,} words of "
+                        f"{found.sentences:,} sentences", y=0.98, yanchor="top"),
         xaxis=dict(title=safe_text(name_b), type="category", side="top"),
         yaxis=dict(title=safe_text(name_a), type="category", autorange="reversed"),
-        height=max(360, 160 + 40 * rows), margin=dict(l=20, r=20, t=110, b=20))
+        height=max(380, 180 + 40 * rows), margin=dict(l=20, r=20, t=140, b=20))
     return figure
