@@ -30,6 +30,8 @@ if not names:
     st.info("No lessons here: put lesson files (.yaml) in the lessons folder.")
     st.stop()
 name = url("name", names[0])
+if len(names) > 1 and name in names:
+    name = st.selectbox("Lesson", names, key=seeded("name", name), on_change=go_to, args=(1,))
 try:
     lesson = load_lesson(name)
 except LessonError as error:

@@ -482,3 +482,17 @@ def test_a_lesson_steps_link_pins_the_head_it_found():
     links = [m.value for m in app.markdown if "Explore this view" in m.value]
     assert links == [f"[Explore this view on its page](attention?text=The+cat+sat+on+the+mat.&view=Heatmap&"
                      f"layer={layer + 1}&head={head + 1})"]
+
+
+def test_a_second_lesson_is_chosen_from_a_list_and_starts_at_its_first_step(monkeypatch, tmp_path):
+    from bertviz_core.lessons import LESSONS_DIR
+
+    shutil.copy(LESSONS_DIR / "bert-path.yaml", tmp_path / "bert-path.yaml")
+    (tmp_path / "short.yaml").write_text("title: A short one\nsteps:\n  - title: Only step\n    sentence: Hi there.\n"
+                                         "    view: {page: tokenization}\n    question: {kind: token_count, prompt: "
+                                         "\"How many?\"}\n    reveal: That many.\n")
+    monkeypatch.setenv("BERT_LENS_LESSONS_DIR", str(tmp_path))
+    app = open_app("app_pages/lesson.py", model="offline", name="bert-path", step="4")
+    app.selectbox(key="name").set_value("short").run()
+    assert app.query_params["name"] == "short" and app.query_params["step"] == "1"
+    assert "Step 1 of 1: Only step" in app.get("progress")[0].proto.text
