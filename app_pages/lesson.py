@@ -6,7 +6,7 @@ import streamlit as st
 from bertviz_core.lessons import LessonError, lesson_names, load_lesson
 from app_pages.lesson_steps import Context, ask, reveal, view_settings
 from app_pages.sidebar import current_lens
-from app_pages.state import seeded, set_url, url, url_flag
+from app_pages.state import seeded, set_url, url, url_flag, url_number
 from app_pages.text import md
 
 PRESENTER_CSS = """<style>
@@ -43,8 +43,7 @@ if url_flag("presenter", "Presenter mode: larger type, no sidebar"):
 count = len(lesson.steps)
 if not 1 <= st.session_state.get("step", 1) <= count:
     del st.session_state["step"]  # another lesson, with fewer steps
-number = st.session_state[seeded("step", min(max(int(url("step", "1")) if url("step", "1").isdigit() else 1, 1),
-                                             count))]
+number = st.session_state[seeded("step", min(max(url_number("step", 1), 1), count))]
 set_url(step=str(number))
 step = lesson.steps[number - 1]
 

@@ -20,7 +20,7 @@ def url_index(name: str, label: str, count: int, *, column=st) -> int:
     """A 1-based number picker kept in the URL (``?layer=3``); returns the 0-based index."""
     if name in st.session_state and st.session_state[name] > count:
         del st.session_state[name]  # a smaller model was loaded
-    value = column.selectbox(label, range(1, count + 1), key=seeded(name, min(max(_url_int(name, 1), 1), count)))
+    value = column.selectbox(label, range(1, count + 1), key=seeded(name, min(max(url_number(name, 1), 1), count)))
     set_url(**{name: str(value)})
     return value - 1
 
@@ -29,7 +29,7 @@ def url_slider(name: str, label: str, low: int, high: int, default: int, *, colu
     """An integer slider kept in the URL (``?length=128``)."""
     if name in st.session_state and not low <= st.session_state[name] <= high:
         del st.session_state[name]  # the model changed and the old value no longer fits
-    value = column.slider(label, low, high, key=seeded(name, min(max(_url_int(name, default), low), high)), **options)
+    value = column.slider(label, low, high, key=seeded(name, min(max(url_number(name, default), low), high)), **options)
     set_url(**{name: str(value)})
     return value
 
@@ -40,7 +40,7 @@ def url_token(name: str, label: str, tokens, default: int, *, column=st, first: 
     labels = ([first] if first is not None else []) + token_labels(tokens)
     if name in st.session_state and st.session_state[name] >= len(labels):
         del st.session_state[name]  # a shorter sentence was typed
-    initial = _url_int(name, default)
+    initial = url_number(name, default)
     value = column.selectbox(label, range(len(labels)), format_func=labels.__getitem__,
                              key=seeded(name, initial if 0 <= initial < len(labels) else default))
     set_url(**{name: str(value)})
@@ -64,7 +64,7 @@ def url_flag(name: str, label: str, *, column=st, **kwargs) -> bool:
 
 def url_pills(name: str, label: str, options: list[int], labels: list[str], **kwargs) -> int | None:
     """Token chips to click, one at a time, kept in the URL by position (``?masked=5``); None when none is chosen."""
-    initial = _url_int(name, -1)
+    initial = url_number(name, -1)
     if name in st.session_state and st.session_state[name] not in options:
         del st.session_state[name]  # the sentence changed under the choice
     value = st.pills(label, options, format_func=labels.__getitem__, selection_mode="single",
@@ -105,7 +105,7 @@ def url(name: str, default: str) -> str:
     return st.query_params.get(name, default)
 
 
-def _url_int(name: str, default: int) -> int:
+def url_number(name: str, default: int) -> int:
     try:
         return int(url(name, str(default)))
     except ValueError:

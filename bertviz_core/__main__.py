@@ -1,5 +1,6 @@
-"""Command line: ``python -m bertviz_core info | fill-mask | analyze | export-html | compare | explain | ablate | sweep | patch | index |
-search | occurrences | atlas | query-keys | corpus-map``. Bad input -> one line, exit code 2."""
+"""Command line: ``python -m bertviz_core info | fill-mask | analyze | export-html | compare | explain | ablate |
+sweep | patch | index | search | occurrences | atlas | query-keys | corpus-map``. Bad input -> one line, exit code
+2."""
 
 from __future__ import annotations
 

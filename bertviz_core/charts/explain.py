@@ -28,7 +28,8 @@ def attribution_rows(tokens, attributions: list[Attribution]) -> go.Figure:
         colorscale="RdBu_r", zmid=0.0, zmin=-1.0, zmax=1.0, colorbar=dict(title="share of<br>row's largest"),
         hovertemplate="%{y}<br>%{x}: %{customdata:.4g}<extra></extra>",
     ))
-    figure.update_layout(title=f"Which tokens “{safe_text(attributions[0].target.name)}” depends on, by each method",
+    target = safe_text(attributions[0].target.name)
+    figure.update_layout(title=f"Which tokens “{target}” depends on, by each method",
                          xaxis=dict(type="category", side="top", tickangle=-45), height=max(300, 120 + 34 * len(names)),
                          yaxis=dict(type="category", autorange="reversed"), margin=dict(l=20, r=20, t=110, b=20))
     return figure

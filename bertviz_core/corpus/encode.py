@@ -93,7 +93,9 @@ def encode_sentences(model: LoadedModel, sentences: Sentences, first_id: int, la
                       layers, vectors, firsts, statistics)
     for layer, states in zip(layers, vectors):
         table = table.append_column(float32_field(vector_column(layer), D), float32_column(states))
-        table = table.append_column(norm_column(layer), pa.array(np.linalg.norm(states, axis=1)))
+        # torch's norm runs on every core; numpy's on one, and at every layer it reads all the shard's vectors.
+        norms = torch.linalg.vector_norm(torch.from_numpy(states), dim=1).numpy()
+        table = table.append_column(norm_column(layer), pa.array(norms))
     per_sentence = pa.table({"sentence_id": pa.array(range(first_id, first_id + len(sentences)), pa.int64()),
                              "tokens": pa.array([len(ids) for ids in encodings["input_ids"]], pa.int32())})
     if heads:

@@ -19,9 +19,9 @@ CHARTS = {  # path -> charts the page draws for a one-sentence input
     "qkv": 8,
     "context": 3,
     "applications": 1,
-    "explain": 0,
+    "explain": 0,  # no mask in the sentence: the page offers an example (tests/e2e/test_explain_page.py)
     "lesson": 0,  # nothing is revealed before an answer (tests/e2e/test_lesson_page.py)
-    "compare": 5,  # both models' tokens and attention (embedded by default: no guesses), and their CKA  # no mask in the sentence: the page offers an example (tests/e2e/test_explain_page.py)
+    "compare": 5,  # both models' tokens and attention (embedded by default: no guesses), and their CKA
     "corpus": 2,
     "atlas": 2,  # the head atlas and, drawn with the head view, its first sentence
 }
