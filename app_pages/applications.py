@@ -7,7 +7,7 @@ from bertviz_core.charts.meaning import class_probabilities, similarity_matrix_f
 from bertviz_core.meaning import classify, labelled_lines, sentence_embeddings, similarity_matrix, train_head
 from app_pages import compute
 from app_pages.sidebar import current_lens
-from app_pages.state import url_choice, url_text
+from app_pages.state import keep_trained_head, trained_head, url_choice, url_text
 from app_pages.text import md
 from app_pages.figures import chart
 
@@ -38,14 +38,12 @@ labelled = [(label, text) for label, text in labelled_lines(examples) if label]
 labels, texts = [label for label, _ in labelled], [text for _, text in labelled]
 if st.button("Train the head", type="primary"):
     try:
-        # Keyed apart from the head pickers' "head", and tagged with the model it was trained on: another model of
-        # the same width gives different vectors, so its head would classify nonsense.
         vectors = sentence_embeddings(compute.analyses(model, texts), pooling)
-        st.session_state["trained_head"] = (model.location, train_head(vectors, labels, pooling=pooling))
+        keep_trained_head(model, train_head(vectors, labels, pooling=pooling))
     except InputError as error:
         st.info(md(str(error)))
-trained_on, head = st.session_state.get("trained_head", (None, None))
-if head is not None and trained_on == model.location:
+head = trained_head(model)
+if head is not None:
     chart(st, training_curve(head))
     new = [line.strip() for line in st.text_area("New sentences to classify", NEW_REVIEWS).splitlines()
            if line.strip()]

@@ -14,7 +14,7 @@ from bertviz_core.interventions import ablate, head_sweep, parse_heads, patch_ac
 from bertviz_core.target import class_target, mask_positions, mask_target
 from app_pages import compute
 from app_pages.sidebar import current_analysis, current_lens
-from app_pages.state import url_choice, url_text
+from app_pages.state import trained_head, url_choice, url_text
 from app_pages.text import md, percent
 from app_pages.figures import chart
 
@@ -38,15 +38,9 @@ def ablate_clicked_head() -> None:
         st.session_state["ablate"] = ",".join(chosen + [head] if head not in chosen else chosen)
 
 
-def trained_head():
-    """The classification head trained on the Applications page for this model, if any."""
-    trained_on, head = st.session_state.get("trained_head", (None, None))
-    return head if trained_on == model.location else None
-
-
 def chosen_target():
     """The target the widgets name, or a message in the page and a stop."""
-    head = trained_head()
+    head = trained_head(model)
     choices = [MASKED_WORD] * model.has_mlm_head + [CLASS] * (head is not None)
     about = url_choice("explain_on", "Explain", choices, choices[0], horizontal=True) if len(choices) > 1 else \
         choices[0]
@@ -74,7 +68,7 @@ st.markdown("Attention weights say where each token looks, not why the model dec
             "for **one prediction**, then lets the model itself judge them: remove the tokens each method calls "
             "most important and watch the prediction fall. Last, it changes the model: switch heads off, or copy "
             "hidden states from one sentence into another.")
-if not model.has_mlm_head and trained_head() is None:
+if not model.has_mlm_head and trained_head(model) is None:
     st.warning(md(f"{model.name} has no trained masked-LM head, so there is no masked word to explain. Choose a "
                   "model with one in the sidebar, or train a classifier on the Applications page and explain its "
                   "classes here."))

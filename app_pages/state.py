@@ -121,3 +121,18 @@ def set_url(**values: str) -> None:
                 st.query_params[name] = value
         elif name in st.query_params:
             del st.query_params[name]
+
+
+TRAINED_HEAD = "trained_head"
+"""Session key of the classifier trained on the Applications page, with the location of the model it was trained on
+(apart from the head pickers' "head"): another model of the same width gives other vectors."""
+
+
+def keep_trained_head(model, head) -> None:
+    st.session_state[TRAINED_HEAD] = (model.location, head)
+
+
+def trained_head(model):
+    """The classifier trained on the Applications page for ``model`` in this session, or None."""
+    trained_on, head = st.session_state.get(TRAINED_HEAD, (None, None))
+    return head if trained_on == model.location else None
