@@ -1,5 +1,5 @@
-"""Command line: ``python -m bertviz_core info | fill-mask | analyze | export-html | compare | explain | ablate |
-sweep | patch | index | search | occurrences | atlas | query-keys | corpus-map``. Bad input -> one line, exit code
+"""Command line: ``python -m bertviz_core info | fill-mask | analyze | export-html | compare | lesson | explain |
+ablate | sweep | patch | index | search | occurrences | atlas | query-keys | corpus-map``. Bad input -> one line, exit code
 2."""
 
 from __future__ import annotations
@@ -69,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--plain", action="store_true", help="plain CKA instead of the debiased estimator")
     compare.add_argument("--json", action="store_true", help="print JSON instead of text")
     compare.set_defaults(run=_compare)
+
+    lesson = commands.add_parser("lesson", help="check a lesson file and print what the model answers at each step")
+    lesson.add_argument("lesson", help="a lesson's name (lessons/NAME.yaml) or the path of a lesson file")
+    lesson.add_argument("--model", **model_option)
+    lesson.add_argument("--json", action="store_true", help="print JSON instead of text")
+    lesson.set_defaults(run=_lesson)
     _explain_commands(commands, model_option)
     _corpus_commands(commands, model_option)
     return parser
@@ -332,6 +338,27 @@ def _compare(args) -> int:
     print(f"{'debiased' if found.debiased else 'plain'} CKA over {found.words:,} words of {found.sentences:,} "
           f"sentences (rows: {first.name} layers from the embeddings, columns: {second.name})")
     print("\n".join(f"{n:>3} " + " ".join(f"{v:5.2f}" for v in row) for n, row in enumerate(output["cka"])))
+    return 0
+
+
+def _lesson(args) -> int:
+    from pathlib import Path
+
+    from .lessons import load_lesson, read_lesson, step_answer
+
+    path = Path(args.lesson)
+    found = read_lesson(path.read_text(encoding="utf-8"), path.name) if path.suffix == ".yaml" else \
+        load_lesson(args.lesson)
+    model = load_model(args.model)
+    steps = [{"step": number, "title": step.title, "kind": step.question.kind, "link": step.link(),
+              "answer": step_answer(model, step)} for number, step in enumerate(found.steps, start=1)]
+    if args.json:
+        print(json.dumps({"lesson": found.name, "title": found.title, "model": model.name, "steps": steps},
+                         indent=2))
+        return 0
+    print(f"{found.title} ({len(steps)} steps), answers of {model.name}:")
+    for step in steps:
+        print(f"  {step['step']}. {step['title']} [{step['kind']}]: {json.dumps(step['answer'])}")
     return 0
 
 

@@ -282,3 +282,30 @@ def most_similar_pair(analyses: list[Analysis]) -> tuple[tuple[int, int], np.nda
 def sentence_pairs(sentences) -> list[tuple[int, int]]:
     """Every pair of the step's sentences, in the order the question lists them."""
     return list(combinations(range(len(sentences)), 2))
+
+
+def step_answer(model: LoadedModel, step: Step) -> dict:
+    """What the loaded model answers to a step's question, as plain values (the command line prints them)."""
+    from .analysis import analyze
+    from .mlm import next_sentence_probability
+
+    question, result = step.question, analyze(model, step.sentence, step.pair)
+    if question.kind == "guess_mask":
+        if not result.masks:
+            return {"top_guess": None, "note": f"{model.name} has no masked-LM head"}
+        return {"top_guess": result.masks[0].tokens[0], "probability": float(result.masks[0].probs[0])}
+    if question.kind == "token_count":
+        return {"tokens": list(result.tokens), "count": result.num_tokens}
+    if question.kind == "attended_token":
+        layer, head = role_head(result, question.role)
+        weights = result.attentions[layer, head, query_token(result, question.query)]
+        return {"layer": layer + 1, "head": head + 1, "strongest": result.tokens[int(weights.argmax())],
+                "weight": float(weights.max())}
+    if question.kind == "similar_pair":
+        from .analysis import analyze_many
+        (first, second), similarities = most_similar_pair(analyze_many(model, list(step.sentences)))
+        return {"pair": [step.sentences[first], step.sentences[second]],
+                "cosine": float(similarities[first, second])}
+    if question.kind == "next_sentence":
+        return {"probability_next": next_sentence_probability(model, result)}
+    return {"answer": question.answer}

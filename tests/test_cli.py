@@ -145,3 +145,27 @@ def test_compare_prints_both_tokenizations_and_the_cka_grid(offline, tmp_path, c
     assert found["tokens"] == found["tokens_b"] and "##ffa" in found["tokens"]
     assert (found["words"], found["sentences"], found["debiased"]) == (19, 3, True)
     np.testing.assert_allclose(np.diag(found["cka"]), 1.0, atol=1e-5)
+
+
+def test_lesson_prints_what_the_model_answers_at_each_step(offline, capsys):
+    from bertviz_core import analyze
+    from bertviz_core.lessons import load_lesson, role_head
+
+    assert main(["lesson", "bert-path", "--model", "offline", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    lesson = load_lesson("bert-path")
+    assert [s["title"] for s in found["steps"]] == [step.title for step in lesson.steps]
+    by_kind = {s["kind"]: s["answer"] for s in found["steps"]}
+    guessed = analyze(offline, "She is a [MASK] engineer.").masks[0]
+    assert by_kind["guess_mask"]["top_guess"] == guessed.tokens[0]
+    assert by_kind["next_sentence"] == {"probability_next": None}  # the offline model has no next-sentence head
+    attention = next(s for s in found["steps"] if s["kind"] == "attended_token")
+    layer, head = role_head(analyze(offline, "The cat sat on the mat."), "previous")
+    assert (attention["answer"]["layer"], attention["answer"]["head"]) == (layer + 1, head + 1)
+
+
+def test_lesson_refuses_a_bad_file_naming_its_line(tmp_path):
+    bad = tmp_path / "mine.yaml"
+    bad.write_text("title: Mine\nsteps: 3\n")
+    done = run_cli("lesson", str(bad), "--model", "offline")
+    assert done.returncode == 2 and done.stderr.strip() == "error: mine.yaml, line 2: steps: 3 is not of type 'array'"
