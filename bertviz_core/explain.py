@@ -20,8 +20,8 @@ from .analysis import Analysis, HoldsArrays, InputError, frozen_array
 from .attention import mixed_attention, rollout, spearman, summed_norm_map
 from .hooks import Edits, intervening
 from .loading import LoadedModel
-from .target import (Inputs, Progress, Target, batches, inputs_of, last_hidden, output_logits, target_scores,
-                     word_embeddings)
+from .target import (BATCH_ROWS, Inputs, Progress, Target, batches, inputs_of, last_hidden, output_logits,
+                     target_scores, word_embeddings)
 
 METHODS = {
     "attention": "Raw attention (last layer, mean of heads)",
@@ -44,8 +44,6 @@ two and a half minutes (bench/explain.py)."""
 FLOW_SCALE = 1 << 24
 """Max-flow runs on integer capacities: attention weights are counted in units of 2^-24."""
 IG_STEPS = 64
-BATCH_ROWS = 16
-"""Edited copies of the input run per forward pass (and per hold of the model's lock)."""
 DELETION_POINTS = 20
 """A deletion curve has at most this many steps after the start (longer sentences remove several tokens a step)."""
 RANDOM_ORDERS = 5
@@ -218,9 +216,9 @@ def _integrated_gradients(model: LoadedModel, analysis: Analysis, target: Target
 
 def _value_zeroing(model: LoadedModel, analysis: Analysis, target: Target, inputs: Inputs, progress) -> np.ndarray:
     """F(input) - F(input with token j's value vectors zeroed in every attention layer), for every token j."""
-    reference = value_zeroed_scores(model, analysis, target, [()])[0]
-    zeroed = value_zeroed_scores(model, analysis, target, [(j,) for j in range(analysis.num_tokens)], progress)
-    return reference - zeroed
+    # Row 0 zeroes nothing: the reference runs in the same batches as the rows it is compared with.
+    scores = value_zeroed_scores(model, analysis, target, [()] + [(j,) for j in range(analysis.num_tokens)], progress)
+    return scores[0] - scores[1:]
 
 
 def value_zeroed_scores(model: LoadedModel, analysis: Analysis, target: Target, zeroed: list[tuple[int, ...]],

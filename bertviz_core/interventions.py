@@ -17,10 +17,8 @@ import torch
 from .analysis import Analysis, HoldsArrays, InputError, MaskPrediction, frozen_array, mask_predictions
 from .hooks import Edit, Edits, intervening
 from .loading import LoadedModel
-from .target import Progress, Target, batches, inputs_of, last_hidden, output_logits, target_scores
+from .target import BATCH_ROWS, Progress, Target, batches, inputs_of, last_hidden, output_logits, target_scores
 
-BATCH_ROWS = 16
-"""Ablated or patched copies of the input per forward pass (and per hold of the model's lock)."""
 PATCH_MAX_TOKENS = 64
 """Patching runs (L + 1) x T copies of the input: 31 s at 64 tokens on a BERT-base-sized model (bench/explain.py),
 growing with T^2 and more."""

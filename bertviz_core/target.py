@@ -20,6 +20,8 @@ from .meaning import TrainedHead
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` after each batch of a long computation."""
+BATCH_ROWS = 16
+"""Edited copies of the input run per forward pass (and per hold of the model's lock)."""
 
 
 @dataclass(frozen=True)
