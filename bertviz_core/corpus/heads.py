@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -124,7 +125,7 @@ class AtlasSums:
         return HeadAtlas(self.count, mean, std, np.moveaxis(top, 0, -1), np.moveaxis(values, 0, -1))
 
 
-def write_atlas(path: Path, atlas: HeadAtlas) -> None:
+def write_atlas(where: Path | BinaryIO, atlas: HeadAtlas) -> None:
     """One row per (layer, head, statistic), in that order: mean, std, and the top sentences with their values."""
     L, H, S, K = atlas.top.shape
     layer, head, statistic = (grid.reshape(-1) for grid in np.meshgrid(range(L), range(H), range(S), indexing="ij"))
@@ -135,7 +136,7 @@ def write_atlas(path: Path, atlas: HeadAtlas) -> None:
         "top": pa.FixedSizeListArray.from_arrays(pa.array(atlas.top.reshape(-1)), K),
         "top_values": pa.FixedSizeListArray.from_arrays(pa.array(atlas.top_values.reshape(-1)), K),
     })
-    pq.write_table(table.replace_schema_metadata({"sentences": str(atlas.sentences)}), path)
+    pq.write_table(table.replace_schema_metadata({"sentences": str(atlas.sentences)}), where)
 
 
 def read_atlas(path: Path) -> HeadAtlas:

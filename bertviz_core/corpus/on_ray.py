@@ -1,6 +1,6 @@
 """The corpus build on Ray: Ray Data reads the text file, groups its sentences by shard, and an actor pool (each actor
 loads the model once) encodes each shard and writes it whole, exactly as the in-process build does
-(``encode.encode_sentences``, ``store.write_whole``), so both give the same shards; FAISS is built from them
+(``encode.encode_sentences``, ``store.write_shard``), so both give the same shards; FAISS is built from them
 afterwards, on the machine that started the build.
 
 On a cluster (``address``), every worker must reach the corpus file, the output folder and the model under the same

@@ -9,21 +9,21 @@ model, the corpus and the library versions it was built with.
     DIR/layer-L.faiss          the FAISS index of layer L's unit vectors, ids as ``encode.token_ids``
     DIR/layer-L.npy            (compressed indexes only) the exact unit vectors, memory-mapped to re-rank candidates
 
-Every file is written under a temporary name and renamed when whole, so a killed build leaves only whole shards,
-and a restart carries on from them.
+Every file is written under a temporary name and renamed when whole and on disk (``files.write_whole``), so a killed
+build leaves only whole shards, and a restart carries on from them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
+from itertools import cycle
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 from weakref import WeakKeyDictionary
 
 import faiss
@@ -34,8 +34,9 @@ import torch
 
 from ..analysis import InputError
 from ..loading import LoadedModel
-from .encode import (METADATA, SENTENCE_HEADS, Encoded, encode_sentences, layer_vectors, sentence_heads,
-                     vector_column)
+from .encode import (METADATA, SENTENCE_HEADS, Encoded, Scratch, encode_sentences, layer_vectors,
+                     sentence_heads, vector_column)
+from .files import write_whole
 from .heads import STATISTICS, AtlasSums, write_atlas
 from .text import Sentences
 
@@ -160,12 +161,15 @@ def sentences_per_shard(model: LoadedModel, sentences: Sentences, layers: list[i
 
 def encode_shards(model: LoadedModel, sentences: Sentences, directory: Path, layers: list[int],
                   shard_sentences: int, atlas: bool, progress: Progress) -> None:
-    """The in-process build: one shard at a time, each written whole while the next is encoded."""
+    """The in-process build: one shard at a time, each written whole while the next is encoded (in the other
+    scratch memory)."""
+    scratch = cycle([Scratch(), Scratch()])
     with WriteBehind() as behind:
         for number, start in enumerate(range(0, len(sentences), shard_sentences)):
             stop = min(start + shard_sentences, len(sentences))
             if not shard_path(directory, number).exists():
-                encoded = encode_sentences(model, sentences.part(start, stop), start, layers, atlas)
+                encoded = encode_sentences(model, sentences.part(start, stop), start, layers, atlas,
+                                           scratch=next(scratch))
                 behind.write(lambda encoded=encoded, number=number: write_shard(directory, number, encoded))
             progress(stop, len(sentences), "sentences")
 
@@ -173,8 +177,8 @@ def encode_shards(model: LoadedModel, sentences: Sentences, directory: Path, lay
 class WriteBehind:
     """Runs each write in a background thread while the caller computes the next thing to write, waiting for the
     one before it first: at most one write is pending, and its error is raised in the caller. A build writes as many
-    bytes as it computes (the shards, then the FAISS indexes), and this machine's page cache holds writers to disk
-    speed (about 250 MB/s) after the first few hundred MB: in series, every write would add to the build's time."""
+    bytes as it computes (the shards, then the FAISS indexes), and writes mostly wait for the disk
+    (``files.DirectFile``): in series, every write would add its disk time to the build's."""
 
     def __init__(self) -> None:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="bert-lens-write")
@@ -215,25 +219,12 @@ def write_shard(directory: Path, number: int, encoded: Encoded) -> None:
 
 def _write_rows(path: Path, rows: pa.Table) -> None:
     """Vectors do not compress (snappy saved under 1%) and never repeat, so their columns are stored plain: the
-    FAISS build reads each layer back at disk speed. Each file is on disk before its rename: a resumed build trusts
-    every whole shard."""
+    FAISS build reads each layer back at disk speed."""
     plain = [field.name for field in rows.schema if pa.types.is_fixed_size_binary(field.type)]
     kept = [name for name in rows.column_names if name not in plain]
-    write_whole(path, lambda temporary: pq.write_table(
-        rows, temporary, compression={name: "none" if name in plain else "snappy" for name in rows.column_names},
-        use_dictionary=kept, write_statistics=kept), durable=True)
-
-
-def write_whole(path: Path, write: Callable[[Path], None], durable: bool = False) -> None:
-    """Write through a temporary name and rename: a reader, or a restarted build, sees the whole file or none.
-    ``durable``: on disk before the rename, so that a crash never leaves a whole name with lost contents."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.partial")
-    write(temporary)
-    if durable:
-        with open(temporary, "rb") as written:
-            os.fsync(written.fileno())
-    os.replace(temporary, path)
+    write_whole(path, lambda file: pq.write_table(
+        rows, file, compression={name: "none" if name in plain else "snappy" for name in rows.column_names},
+        use_dictionary=kept, write_statistics=kept))
 
 
 def _started(model: LoadedModel, sentences: Sentences, directory: Path, layers: list[int], source: str,
@@ -270,9 +261,9 @@ def _started(model: LoadedModel, sentences: Sentences, directory: Path, layers: 
 
 def _write_sentences(directory: Path, sentences: Sentences) -> None:
     if not (directory / "sentences.parquet").exists():
-        write_whole(directory / "sentences.parquet", lambda temporary: pq.write_table(pa.table({
+        write_whole(directory / "sentences.parquet", lambda file: pq.write_table(pa.table({
             "sentence_id": pa.array(range(len(sentences)), pa.int64()), "text": sentences.texts,
-            "label": sentences.labels}), temporary))
+            "label": sentences.labels}), file))
 
 
 def _finished(manifest: Manifest, directory: Path, progress: Progress) -> Manifest:
@@ -283,9 +274,12 @@ def _finished(manifest: Manifest, directory: Path, progress: Progress) -> Manife
         raise InputError("The corpus has no tokens to index.")
     data["atlas"] = _write_atlas(directory, manifest, len(shards)) if manifest.data["atlas"] else False
     data["indexes"] = {}
+    # Two exact indexes in turn, one filled while the other is written: refilling their memory costs half as much as
+    # filling fresh memory, which the system must first hand over and zero.
+    flat = [faiss.IndexIDMap2(faiss.IndexFlatIP(manifest.data["model"]["hidden_size"])) for _ in range(2)]
     with WriteBehind() as behind:
         for done, layer in enumerate(manifest.layers):
-            _write_layer_index(directory, shards, layer, tokens, behind, data["indexes"])
+            _write_layer_index(directory, shards, layer, tokens, behind, data["indexes"], flat[done % 2])
             progress(done + 1, len(manifest.layers), "layers")
     data["complete"] = True
     _write_manifest(manifest.path, data)
@@ -301,7 +295,7 @@ def _write_atlas(directory: Path, manifest: Manifest, shards: int) -> dict:
         sums.add(table.column("sentence_id").to_numpy(),
                  sentence_heads(table, model["num_layers"], model["num_heads"]))
     path = directory / "atlas.parquet"
-    write_whole(path, lambda temporary: write_atlas(temporary, sums.atlas()))
+    write_whole(path, lambda file: write_atlas(file, sums.atlas()))
     return {"file": path.name, "statistics": list(STATISTICS), "sentences": sums.count}
 
 
@@ -311,16 +305,17 @@ def _write_atlas(directory: Path, manifest: Manifest, shards: int) -> dict:
 
 
 def _write_layer_index(directory: Path, shards: list[Path], layer: int, tokens: int, behind: WriteBehind,
-                       described: dict[str, dict]) -> None:
-    """Index layer ``layer``'s unit vectors, reading the shards one at a time; ``behind`` writes the file and then
-    enters it in ``described`` (so no more than two layers' indexes are held at once)."""
+                       described: dict[str, dict], flat: faiss.IndexIDMap2) -> None:
+    """Index layer ``layer``'s unit vectors, reading the shards one at a time, in ``flat`` if the index is exact;
+    ``behind`` writes the file and then enters it in ``described`` (so no more than two layers' indexes are held at
+    once, and ``flat`` is free again when the next layer but one is indexed)."""
     exact = tokens <= EXACT_UP_TO
-    built = _flat_index(shards, layer) if exact else _compressed_index(shards, layer, tokens,
-                                                                       directory / f"layer-{layer}.npy")
+    built = _flat_index(shards, layer, flat) if exact else _compressed_index(shards, layer, tokens,
+                                                                             directory / f"layer-{layer}.npy")
     path = directory / f"layer-{layer}.faiss"
 
     def write() -> None:
-        write_whole(path, lambda temporary: faiss.write_index(built, str(temporary)))
+        write_whole(path, lambda file: faiss.write_index(built, faiss.PyCallbackIOWriter(file.write)))
         described[str(layer)] = {"file": path.name, "kind": "exact" if exact else "compressed",
                                  "factory": _description(built), "vectors": built.ntotal,
                                  "bytes": path.stat().st_size}
@@ -336,10 +331,10 @@ def shard_vectors(shards: list[Path], layer: int) -> Iterator[tuple[np.ndarray, 
         yield table.column("id").to_numpy(), vectors
 
 
-def _flat_index(shards: list[Path], layer: int) -> faiss.Index:
-    index = None
+def _flat_index(shards: list[Path], layer: int, index: faiss.IndexIDMap2) -> faiss.IndexIDMap2:
+    """``index`` emptied (its memory is kept) and filled with layer ``layer``'s unit vectors."""
+    index.reset()
     for ids, vectors in shard_vectors(shards, layer):
-        index = index or faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
         index.add_with_ids(vectors, ids)
     return index
 
@@ -353,14 +348,12 @@ def _compressed_index(shards: list[Path], layer: int, tokens: int, exact_file: P
     index.train(sample)
     del sample
 
-    def fill(temporary: Path) -> None:
-        exact = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.float32, shape=(tokens, dimensions))
-        row = 0
+    def fill(file: BinaryIO) -> None:
+        np.lib.format.write_array_header_1_0(file, {"descr": "<f4", "fortran_order": False,
+                                                    "shape": (tokens, dimensions)})
         for ids, vectors in shard_vectors(shards, layer):
             index.add_with_ids(vectors, ids)
-            exact[row:row + len(ids)] = vectors
-            row += len(ids)
-        exact.flush()
+            file.write(vectors)
 
     write_whole(exact_file, fill)
     return index
@@ -392,7 +385,7 @@ def _description(index: faiss.Index) -> str:
 
 
 def _write_manifest(path: Path, data: dict) -> None:
-    write_whole(path, lambda temporary: temporary.write_text(json.dumps(data, indent=2), encoding="utf-8"))
+    write_whole(path, lambda file: file.write(json.dumps(data, indent=2).encode("utf-8")))
 
 
 def _read_manifest(path: Path) -> dict:
