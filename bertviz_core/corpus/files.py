@@ -34,7 +34,7 @@ def write_whole(path: Path, write: Callable[[BinaryIO], None]) -> None:
 
 class DirectFile(io.RawIOBase):
     """A new file, written through one page-aligned buffer past the page cache (O_DIRECT) where the system and the
-    file system allow it (not macOS, not tmpfs: there, through the page cache), and on disk once closed."""
+    file system allow it (elsewhere, such as on macOS, through the page cache), and on disk once closed."""
 
     def __init__(self, path: Path, buffer_bytes: int = BUFFER_BYTES) -> None:
         super().__init__()
@@ -47,7 +47,7 @@ class DirectFile(io.RawIOBase):
                 raise
             self.direct = False
             self._fd = os.open(path, flags, 0o644)
-        self._buffer = mmap.mmap(-1, buffer_bytes)
+        self._buffer = mmap.mmap(-1, -(-buffer_bytes // BLOCK) * BLOCK)  # whole blocks: only the last one is cut
         self._filled = self._size = 0
 
     def writable(self) -> bool:
