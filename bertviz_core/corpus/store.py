@@ -330,22 +330,27 @@ def _write_layer_index(path: Path, built: faiss.Index, exact: bool) -> dict:
             "vectors": built.ntotal, "bytes": path.stat().st_size}
 
 
-def shard_vectors(shards: list[Path], layer: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(ids [N], unit vectors [N, D] float32) of each shard in turn, reading only this layer's column."""
+def stored_vectors(shards: list[Path], layer: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(ids [N], stored vectors [N, D] float32, read-only) of each shard in turn, reading only this layer's column."""
     for shard in shards:
         table = pq.read_table(shard, columns=["id", vector_column(layer)], memory_map=True)
-        vectors = layer_vectors(table, layer).copy()
+        yield table.column("id").to_numpy(), layer_vectors(table, layer)
+
+
+def shard_vectors(shards: list[Path], layer: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(ids [N], unit vectors [N, D] float32) of each shard in turn."""
+    for ids, stored in stored_vectors(shards, layer):
+        vectors = stored.copy()
         faiss.normalize_L2(vectors)
-        yield table.column("id").to_numpy(), vectors
+        yield ids, vectors
 
 
 def _flat_index(shards: list[Path], layer: int, index: faiss.IndexIDMap2) -> faiss.IndexIDMap2:
     """``index`` emptied (its memory is kept) and filled with layer ``layer``'s unit vectors: the stored vectors go
     in as read, and are normalised where FAISS holds them (one pass over them fewer than ``shard_vectors``)."""
     index.reset()
-    for shard in shards:
-        table = pq.read_table(shard, columns=["id", vector_column(layer)], memory_map=True)
-        index.add_with_ids(layer_vectors(table, layer), table.column("id").to_numpy())
+    for ids, stored in stored_vectors(shards, layer):
+        index.add_with_ids(stored, ids)
     flat = faiss.downcast_index(index.index)
     faiss.normalize_L2(faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d))
     return index
