@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 
 import faiss
@@ -10,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from bertviz_core.corpus.files import BLOCK, DirectFile, write_whole
+from bertviz_core.corpus.files import BLOCK, DirectFile, FileImage, write_whole
 
 BUFFER = 4 * BLOCK
 
@@ -34,6 +35,47 @@ def test_a_file_holds_exactly_what_was_written_at_any_size(tmp_path, size, sizes
             assert file.write(piece) == len(piece)
         assert file.tell() == size
     assert path.read_bytes() == data
+
+
+@pytest.mark.parametrize("size_hint", [0, BLOCK, 10 * BUFFER])
+def test_a_file_image_saves_exactly_what_was_written_into_memory_it_keeps(tmp_path, size_hint):
+    """Each file is at once bigger and smaller than the one before, so the memory both grows and holds stale bytes
+    past the new file's end."""
+    image = FileImage()
+    for number, size in enumerate([BUFFER + 1, 0, 3 * BUFFER + 17, BLOCK - 1, BLOCK, 2 * BUFFER]):
+        data = np.random.default_rng(size).integers(0, 256, size, np.uint8).tobytes()
+        image.clear(size_hint)
+        for piece in pieces(data, [1, 4095, 7, BUFFER + 3]):
+            assert image.write(piece) == len(piece)
+        assert image.tell() == size
+        image.save(tmp_path / f"{number}")
+        assert (tmp_path / f"{number}").read_bytes() == data
+    image.close()
+
+
+def test_a_file_image_saves_through_the_page_cache_without_o_direct(tmp_path, monkeypatch):
+    monkeypatch.delattr(os, "O_DIRECT", raising=False)
+    with FileImage() as image:
+        image.write(b"x" * (BLOCK + 5))
+        image.save(tmp_path / "file")
+    assert (tmp_path / "file").read_bytes() == b"x" * (BLOCK + 5)
+
+
+def test_a_file_image_that_fails_to_save_leaves_the_name_as_it_was(tmp_path, monkeypatch):
+    path = tmp_path / "shards" / "00000.parquet"
+    with FileImage() as image:
+        image.write(b"whole")
+        image.save(path)
+        image.clear()
+        image.write(b"x" * BUFFER)
+
+        def disk_full(fd, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(os, "write", disk_full)
+        with pytest.raises(OSError, match="No space left"):
+            image.save(path)
+    assert path.read_bytes() == b"whole"
 
 
 def test_on_linux_the_file_bypasses_the_page_cache(tmp_path):
@@ -79,8 +121,13 @@ def test_faiss_and_parquet_files_equal_those_their_libraries_write(tmp_path):
 
     table = pa.table({"id": np.arange(1000), "vector": pa.FixedSizeBinaryArray.from_buffers(
         pa.binary(48 * 4), 1000, [None, pa.py_buffer(vectors)])})
+    pq.write_table(table, tmp_path / "by-pyarrow.parquet")
     write_whole(tmp_path / "ours.parquet", lambda file: pq.write_table(table, file))
-    assert pq.read_table(tmp_path / "ours.parquet").equals(table)
+    with FileImage() as image:
+        pq.write_table(table, image)
+        image.save(tmp_path / "image.parquet")
+    for ours in ("ours.parquet", "image.parquet"):
+        assert (tmp_path / ours).read_bytes() == (tmp_path / "by-pyarrow.parquet").read_bytes()
 
     def npy(file) -> None:  # as a compressed index's exact vectors are written, shard by shard
         np.lib.format.write_array_header_1_0(file, {"descr": "<f4", "fortran_order": False, "shape": vectors.shape})
