@@ -104,7 +104,7 @@ class FileImage(io.RawIOBase):
         return self._size
 
     def clear(self, size_hint: int = 0) -> None:
-        """Start another file in the same memory, grown now to ``size_hint`` bytes if it is smaller."""
+        """Start another file in the same memory, grown now if it holds less than ``size_hint`` bytes."""
         self._size = 0
         self._grow(size_hint)
 
@@ -116,8 +116,10 @@ class FileImage(io.RawIOBase):
         return len(data)
 
     def _grow(self, size: int) -> None:
+        """Memory for ``size`` bytes, with room to spare: a build's shards differ in size by some percent, and filling
+        fresh memory costs 0.1 s per 256 MB here (only the pages written to are ever taken)."""
         if size > len(self._memory):
-            grown = mmap.mmap(-1, _blocks(max(size, 2 * len(self._memory))))
+            grown = mmap.mmap(-1, _blocks(max(size + size // 4, 2 * len(self._memory))))
             grown[:self._size] = self._memory[:self._size]
             self._memory.close()
             self._memory = grown
