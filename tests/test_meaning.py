@@ -248,8 +248,10 @@ def test_readings_of_every_layer_equal_the_head_one_vector_at_a_time(offline):
         for layer in (0, offline.num_layers):
             expected = nearest_words(offline, word.vectors[occurrence, layer], k=4)
             assert [t for t, _ in readings[occurrence][layer]] == [t for t, _ in expected]
+            # a batched and a one-vector product round the logits differently (1e-5 of a small probability, on
+            # some CPUs); a wrong layer or vector would be off by orders of magnitude more
             np.testing.assert_allclose([p for _, p in readings[occurrence][layer]], [p for _, p in expected],
-                                       rtol=1e-5)
+                                       rtol=1e-4)
 
 
 def test_labelled_lines():

@@ -45,12 +45,13 @@ FORMAT = 3
 """2: vectors stored as fixed-size binary (``encode.float32_field``) instead of lists of floats; 3: head statistics
 and [CLS] hidden states per sentence, and the head atlas."""
 SHARD_MB = 256
-"""A build holds two shards at most, whatever the corpus size (one shard's rows, and the file of the one before,
-saved while they are encoded), each about this many MB of vectors by default (some 24,000 tokens of the offline model at its seven layers, 6,400 of
-BERT-base at thirteen). Measured on the offline model, 60,000 tokens: its peak is 487 MB above the model with 32 MB
-shards, 568 MB with 128 MB (505 and 648 MB when two shards' rows were held and each written from its rows). Smaller shards cost speed, not only memory: sentences are sorted by
-length within a shard, so a small one pads more (BERT-base-sized, 20,000 tokens: bare passes 25 s in shards of 22
-sentences, 16 s in one batch order)."""
+"""A build holds two shards at most, whatever the corpus size (one shard's rows, and the file of the one before, saved
+while they are encoded), each about this many MB of vectors by default (some 24,000 tokens of the offline model at
+its seven layers, 6,400 of BERT-base at thirteen). Measured on the offline model, 60,000 tokens: its peak is 487 MB
+above the model with 32 MB shards, 568 MB with 128 MB (505 and 648 MB when two shards' rows were held and each
+written from its rows). Smaller shards cost speed, not only memory: sentences are sorted by length within a shard, so
+a small one pads more (BERT-base-sized, 20,000 tokens: bare passes 25 s in shards of 22 sentences, 16 s in one batch
+order)."""
 SAMPLE_SENTENCES = 1000
 INDEX_THREADS = 2
 """Exact indexes built at once when a build finishes: each thread reads, adds and normalises one layer's vectors,
