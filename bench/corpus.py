@@ -488,6 +488,9 @@ def main() -> None:
     parser.add_argument("--bytes-tokens", type=int, default=100_000)
     parser.add_argument("--view-sentences", type=int, default=20_000, help="sentences of the views' big index")
     args = parser.parse_args()
+    if not TRAIN.exists():
+        parser.exit(2, f"{TRAIN.relative_to(ROOT)} is missing: fetch it first with "
+                       ".venv/bin/python training/corpus.py (a few seconds, from the package registries)\n")
     began = time.perf_counter()
     if args.ray:
         BUILDS["local Ray"] = (ray_build, True)
