@@ -153,14 +153,13 @@ def analyze(
         return_offsets_mapping=True, return_special_tokens_mask=True,
     )
     inputs = {name: encoding[name] for name in model.tokenizer.model_input_names if name in encoding}
-    with model.lock, torch.inference_mode(), _capture_embedding_parts(model) as parts:
-        output = model.encoder(**inputs, output_attentions=True, output_hidden_states=True)
+    with (model.lock, torch.inference_mode(), _capture_embedding_parts(model) as parts,
+          _capture_attentions(model) as attentions):
+        output = model.encoder(**inputs, output_hidden_states=True)
         last_hidden = output.hidden_states[-1][0]  # [T, D]
         masks = mask_predictions(model, encoding["input_ids"][0], last_hidden, top_k, full_logits)
-    if output.attentions is None or output.attentions[0] is None:
-        raise RuntimeError("The model returned no attention weights; it must be loaded with eager attention.")
-    attentions, hidden_states = list(output.attentions), list(output.hidden_states)
-    del output  # now these lists hold torch's only references, and copying releases each tensor as it goes
+    hidden_states = list(output.hidden_states)
+    del output  # now the list holds torch's only references, and copying releases each tensor as it goes
     ids = encoding["input_ids"][0]
     return Analysis(
         model_name=model.name,
@@ -174,7 +173,7 @@ def analyze(
         segment_ids=frozen_array(_segment_ids(encoding), np.int64),
         offsets=frozen_array(encoding["offset_mapping"][0], np.int64),
         position_ids=frozen_array(parts["position_ids"].reshape(-1)[-len(ids):], np.int64),
-        attentions=_frozen_stack(attentions),
+        attentions=attentions.array,
         hidden_states=_frozen_stack(hidden_states),
         token_embeddings=frozen_array(parts["token"][0]),
         position_embeddings=frozen_array(parts["position"].expand_as(parts["token"])[0]),
@@ -202,6 +201,46 @@ def analyze_many(model: LoadedModel, texts: Sequence[str], run: Run = analyze) -
     return [run(model, text) for text in texts]
 
 
+class _Attentions:
+    """Every layer's attention weights, copied into one read-only float32 [L, H, T, T] array as the forward pass
+    makes them: torch's copy of a layer is then freed while the next layer runs. Asked of the model itself
+    (``output_attentions``), torch keeps every layer's until the pass ends, and at 512 tokens on BERT-base its copy
+    and ours (150 MB each) were both resident, the server's peak (bench/pages.py)."""
+
+    def __init__(self, model: LoadedModel) -> None:
+        recorder = type(model.encoder)._can_record_outputs["attentions"]  # what output_attentions itself records
+        plain = isinstance(recorder, type)  # a module class, whose output holds the weights second
+        self.module_class = recorder if plain else recorder.target_class
+        self._at = 1 if plain else recorder.index
+        self._layers = model.num_layers
+        self._array: np.ndarray | None = None
+        self._filled = 0
+
+    def keep(self, module, args, output) -> None:
+        weights = output[self._at] if isinstance(output, tuple) else None
+        if weights is None:
+            raise RuntimeError("The model returned no attention weights; it must be loaded with eager attention.")
+        if self._array is None:
+            self._array = np.empty((self._layers, *weights.shape[1:]), dtype=np.float32)
+        torch.from_numpy(self._array[self._filled]).copy_(weights[0])
+        self._filled += 1
+
+    @property
+    def array(self) -> np.ndarray:
+        if self._filled != self._layers:
+            raise RuntimeError(f"The model's attention ran {self._filled} times for its {self._layers} layers.")
+        self._array.flags.writeable = False
+        return self._array
+
+
+@contextlib.contextmanager
+def _capture_attentions(model: LoadedModel):
+    attentions = _Attentions(model)
+    with _hooked([(module, attentions.keep) for module in model.encoder.modules()
+                  if isinstance(module, attentions.module_class)]):
+        yield attentions
+
+
 @contextlib.contextmanager
 def _capture_embedding_parts(model: LoadedModel):
     """Record what the embedding tables actually return during the forward pass, and the position ids used."""
@@ -216,10 +255,17 @@ def _capture_embedding_parts(model: LoadedModel):
         return hook
 
     tables = {"token": "word_embeddings", "position": "position_embeddings", "segment": "token_type_embeddings"}
-    handles = [getattr(embeddings, attr).register_forward_hook(keep(name))
-               for name, attr in tables.items() if hasattr(embeddings, attr)]
-    try:
+    with _hooked([(getattr(embeddings, attr), keep(name)) for name, attr in tables.items()
+                  if hasattr(embeddings, attr)]):
         yield parts
+
+
+@contextlib.contextmanager
+def _hooked(hooks: list[tuple[torch.nn.Module, Callable]]):
+    """Each (module, hook): the hook sees the module's outputs while the block runs."""
+    handles = [module.register_forward_hook(hook) for module, hook in hooks]
+    try:
+        yield
     finally:
         for handle in handles:
             handle.remove()
@@ -274,8 +320,7 @@ def _segment_ids(encoding) -> np.ndarray:
 
 def _frozen_stack(tensors: list[torch.Tensor]) -> np.ndarray:
     """N tensors [1, ...] -> read-only float32 [N, ...], copied once (torch.stack and then a numpy copy would copy
-    twice). Each tensor is dropped from ``tensors`` once copied, so torch's copy and ours never both exist whole:
-    at 512 tokens the attentions of BERT-base are 150 MB."""
+    twice). Each tensor is dropped from ``tensors`` once copied, so torch's copy and ours never both exist whole."""
     stacked = np.empty((len(tensors), *tensors[0].shape[1:]), dtype=np.float32)
     target = torch.from_numpy(stacked)  # the same memory: torch's copy runs on all cores, numpy's on one
     for index in range(len(tensors)):

@@ -3,7 +3,7 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer, pipeline
 
-from bertviz_core import Analysis, InputError, analyze
+from bertviz_core import Analysis, InputError, analyze, load_model
 
 from tiny_models import FAMILIES
 
@@ -28,6 +28,23 @@ def test_attentions_and_hidden_states_equal_transformers(tiny_dirs, tiny_models,
     np.testing.assert_allclose(result.hidden_states, torch.stack(reference.hidden_states)[:, 0].numpy(), atol=1e-5,
                                rtol=0)
     np.testing.assert_allclose(result.attentions.sum(-1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["bert", "albert"])  # ALBERT runs one shared attention module in every layer
+def test_attentions_come_from_one_pass_without_output_attentions(tiny_models, family, monkeypatch):
+    model, calls = tiny_models[family], []
+    forward = model.encoder.forward
+    monkeypatch.setattr(model.encoder, "forward", lambda *a, **kw: calls.append(kw) or forward(*a, **kw))
+    result = analyze(model, SENTENCE)
+    assert len(calls) == 1 and not calls[0].get("output_attentions")  # torch kept no layer's weights to the end
+    assert result.attentions.shape[0] == model.num_layers and not result.attentions.flags.writeable
+
+
+def test_a_model_without_attention_weights_is_refused(tiny_dirs):
+    model = load_model(str(tiny_dirs["bert"]))
+    model.encoder.set_attn_implementation("sdpa")  # computes attention without returning its weights
+    with pytest.raises(RuntimeError, match="eager attention"):
+        analyze(model, SENTENCE)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

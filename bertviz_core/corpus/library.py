@@ -21,7 +21,8 @@ source (corpus_data/README.md)."""
 UPLOADS = "uploads"
 SERVER_SHARD_MB = 32
 """Shards of builds the app makes: within a shared server's memory (a BERT-base-sized server on the Corpus page peaks
-at 1.43 GB with them), at some cost in speed that a corpus of 20,000 tokens at most does not feel."""
+at 1.36 to 1.39 GB with them, its build included), at some cost in speed that a corpus of 20,000 tokens at most does
+not feel."""
 
 
 @functools.cache
