@@ -21,5 +21,7 @@ def percent(p: float) -> str:
 
 
 def marked(sentence: str, start: int, end: int) -> str:
-    """The sentence as literal text, its span in bold (never HTML)."""
-    return f"{md(sentence[:start])}**{md(sentence[start:end])}**{md(sentence[end:])}"
+    """The sentence as literal text, its span in bold on a tint (never HTML). Inside the tint's brackets the bold
+    always takes: bare, Markdown leaves the asterisks as text around a span of punctuation next to a letter
+    ("end**.**", "**‘**prime")."""
+    return f"{md(sentence[:start])}:blue-background[**{md(sentence[start:end])}**]{md(sentence[end:])}"

@@ -30,6 +30,13 @@ def test_search_click_a_token_and_change_the_layer(app_url, page):
     page.get_by_text("The 10 corpus tokens closest to “river” (token 5) at layer 0").wait_for()
     wait_for_chart_title(page, "Which words the 10 matches are (layer 0)")
     assert "corpus_layer=0" in page.url
+
+    page.get_by_test_id("stButtonGroup").get_by_role("radio", name=".", exact=True).click()
+    page.get_by_text("The 10 corpus tokens closest to “.” (token 8) at layer 0").wait_for()
+    wait_for_chart_title(page, "Which words the 10 matches are (layer 0)")
+    shown = page.locator("[data-testid='stMarkdownContainer'] p").filter(has_text=re.compile(r"^\d+\. "))
+    assert shown.locator("strong").all_inner_texts() == ["."] * 10  # bold, even next to a letter
+    assert not any("**" in match for match in matches(page))
     assert page.locator("[data-testid='stException']").count() == 0
 
 
