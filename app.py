@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_pages.catalog import HOME, PAGES
+from app_pages.catalog import HOME, SECTIONS, in_section
 from app_pages.compute import return_freed_memory, settled_after_first_run
 from app_pages.figures import start_run
 from app_pages.sidebar import LENS, sidebar
@@ -10,10 +10,11 @@ from app_pages.state import PAGE
 
 st.set_page_config(page_title="BERT Lens", page_icon=":material/search:", layout="wide")
 
-pages = [st.Page(HOME.script, title=HOME.title, icon=HOME.icon, url_path=HOME.url_path, default=True)]
-pages += [st.Page(p.script, title=p.title, icon=p.icon, url_path=p.url_path) for p in PAGES]
-
-page = st.navigation(pages)
+sections = {section: [st.Page(p.script, title=p.title, icon=p.icon, url_path=p.url_path, default=p == HOME)
+                      for p in in_section(section)] for section in SECTIONS}
+# In the top bar, every section is in view on every page; in the sidebar, the fifteen pages would push the sentence
+# box below a laptop screen's fold (1366 x 768). Home lists every page, section by section.
+page = st.navigation(sections, position="top")
 st.session_state[PAGE] = page.url_path  # the URL names this page may use (state.py) follow from it
 st.session_state[LENS] = sidebar()
 start_run()

@@ -4,7 +4,7 @@ import streamlit as st
 
 from bertviz_core import model_summary
 from bertviz_core.anatomy import pretraining_story
-from app_pages.catalog import PAGES
+from app_pages.catalog import HOME, SECTIONS, in_section
 from app_pages.sidebar import current_lens
 
 lens = current_lens()
@@ -43,6 +43,9 @@ st.caption(f"Read from the model's own configuration and weights. Positions: {su
               else "It has no trained masked-LM head, so it cannot guess masked words."))
 
 st.subheader("The pages")
-for info in PAGES:
-    st.page_link(info.script, label=f"{info.title}: {info.blurb}", icon=info.icon)
+for section in SECTIONS:
+    st.markdown(f"**{section}**")
+    for info in in_section(section):
+        if info != HOME:
+            st.page_link(info.script, label=f"{info.title}: {info.blurb}", icon=info.icon)
 st.caption("Layers and heads are numbered from 1 in the app (the code and the arrays count from 0).")

@@ -1,6 +1,6 @@
 """Every page opens in Chromium without an error box and draws its charts."""
 
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 import pytest
 
@@ -27,8 +27,28 @@ CHARTS = {  # path -> charts the page draws for a one-sentence input
 }
 
 
-def test_every_page_of_the_catalogue_has_its_chart_count():
-    assert sorted(CHARTS) == sorted(PAGES)
+NAVIGATION = {  # the story the top bar tells, section by section (issue 27): written out, not read from the catalogue
+    "Start": ["", "lesson"],
+    "Inside one sentence": ["tokenization", "positions", "input", "architecture", "qkv", "attention", "context",
+                            "masked-lm", "applications"],
+    "Is attention an explanation?": ["explain"],
+    "Beyond one sentence": ["corpus", "atlas", "compare"],
+}
+
+
+def test_every_page_is_one_click_away_in_its_section(app_url, page):
+    """Each section of the top bar opens onto its pages, in order; together they are every page, none hidden."""
+    page.goto(f"{app_url}/qkv")
+    wait_idle(page)
+    sections = page.get_by_test_id("stTopNavSection")
+    assert sections.all_inner_texts() == list(NAVIGATION)
+    for index, (section, paths) in enumerate(NAVIGATION.items()):
+        sections.nth(index).click()
+        menu = page.get_by_test_id("stTopNavDropdownLink").filter(visible=True)
+        menu.first.wait_for()
+        assert [urlparse(link.get_attribute("href")).path.strip("/") for link in menu.all()] == paths, section
+        page.keyboard.press("Escape")
+    assert sorted(path for paths in NAVIGATION.values() for path in paths) == sorted(PAGES)
 
 
 @pytest.mark.parametrize("path", PAGES)

@@ -29,7 +29,8 @@ def test_type_a_sentence_and_find_the_heatmap(app_url, page):
     textarea = page.locator("[data-testid='stSidebar'] textarea")
     textarea.fill("Cats chase small mice.")
     textarea.press("Control+Enter")
-    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Attention").click()
+    page.get_by_test_id("stTopNav").get_by_text("Inside one sentence").click()
+    page.get_by_test_id("stTopNavDropdownLink").filter(has_text="Attention").click()
     page.wait_for_selector(HEATMAP, timeout=120_000)
     page.wait_for_function("() => document.querySelectorAll('.ytick text').length === 7")
     assert y_tick_labels(page) == ["0 [CLS]", "1 cats", "2 chase", "3 small", "4 mice", "5 .", "6 [SEP]"]
