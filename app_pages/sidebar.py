@@ -10,6 +10,7 @@ import streamlit as st
 
 from bertviz_core import Analysis, InputError, LoadedModel, ModelLoadError
 from bertviz_core.loading import is_local_spec
+from bertviz_core.tokenization import unknown_stretches
 from app_pages import compute
 from app_pages.state import seeded, set_url, url
 from app_pages.text import md
@@ -60,7 +61,17 @@ def sidebar() -> Lens | None:
     if analysis.truncated:
         st.warning(f"The text has {analysis.original_length} tokens; {model.name} reads at most "
                    f"{analysis.max_length}, so everything shown covers the first {analysis.max_length}.")
+    _say_unknown(model, analysis)
     return Lens(model, analysis)
+
+
+def _say_unknown(model: LoadedModel, analysis: Analysis) -> None:
+    unknown = unknown_stretches(analysis, model.tokenizer.unk_token)
+    if unknown:
+        quoted = ", ".join(f"“{stretch}”" for stretch in dict.fromkeys(unknown))
+        st.warning(md(f"{model.name}'s vocabulary has no piece for {quoted}: the model reads "
+                      f"{'it' if len(unknown) == 1 else f'these {len(unknown)} stretches'} as "
+                      f"{model.tokenizer.unk_token}."))
 
 
 def _model_picker() -> LoadedModel | None:

@@ -490,3 +490,9 @@ def token_rows(analysis) -> tuple[TokenRow, ...]:
             analysis.tokens, analysis.input_ids.tolist(), analysis.word_ids.tolist(), analysis.segment_ids.tolist(),
             analysis.special_mask.tolist(), analysis.offsets.tolist()))
     )
+
+
+def unknown_stretches(analysis, unk_token: str) -> tuple[str, ...]:
+    """The stretches of the text that the vocabulary has no piece for: the model reads each as ``unk_token``
+    (byte-level vocabularies have none)."""
+    return tuple(row.characters for row in token_rows(analysis) if row.token == unk_token and row.characters)

@@ -212,3 +212,14 @@ def test_over_long_words_are_unknown_without_look_ups(embedded):
     assert steps.max_word_chars == 100
     (long_word,) = [w for w in steps.words if len(w.word) == 101]
     assert long_word.unknown and not long_word.attempts and long_word.pieces == ("[UNK]",)
+
+
+def test_unknown_stretches_are_the_characters_read_as_unk(offline, tiny_models):
+    from bad_inputs import MIXED_SCRIPTS
+    from bertviz_core.tokenization import unknown_stretches
+
+    analysis = analyze(offline, MIXED_SCRIPTS)
+    assert unknown_stretches(analysis, offline.tokenizer.unk_token) == ("👋🏽", "晴")
+    assert analysis.tokens.count("[UNK]") == 2
+    roberta = tiny_models["roberta"]  # byte-level: every character has a piece
+    assert unknown_stretches(analyze(roberta, MIXED_SCRIPTS), roberta.tokenizer.unk_token) == ()

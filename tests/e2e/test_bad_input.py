@@ -21,6 +21,8 @@ def test_every_page_takes_bad_input(app_url, page, path, name):
     assert page.locator("[data-testid='stMain'] [data-testid='stAlertContentError']").count() == 0
     if message:
         page.get_by_text(message).first.wait_for(timeout=60_000)
+    else:
+        assert page.locator("[data-testid='stMain'] [data-testid='stAlertContentWarning']").count() == 0
     assert page.locator("[data-testid='stSidebar'] textarea").input_value().strip() == params["text"].strip()
 
 
