@@ -34,6 +34,9 @@ OFFLINE_MLM_NAME = "bert-lens-minilm-mlm"
 OFFLINE_MLM_ALIASES = frozenset({"offline", OFFLINE_MLM_NAME})
 OFFLINE_MLM_DIR = Path(__file__).resolve().parent / "offline_mlm"
 HUB_TIMEOUT_SECONDS = 3.0
+_LOADING = threading.Lock()
+"""One load at a time in a process: transformers builds a model through process-wide switches (the meta device,
+its logging), and loads in several threads at once left one model's masked-LM decoder on the meta device."""
 
 
 class ModelLoadError(ValueError):
@@ -337,6 +340,15 @@ def _load_hub(repo_id: str, hub_timeout: float, max_bytes: int | None) -> Loaded
 
 def _load(location: str, *, name: str, source: str, reason: str, local_files_only: bool = False,
           max_bytes: int | None = None) -> LoadedModel:
+    with _LOADING:
+        loaded = _load_alone(location, name=name, source=source, reason=reason, local_files_only=local_files_only,
+                             max_bytes=max_bytes)
+    _check_loaded(loaded)
+    return loaded
+
+
+def _load_alone(location: str, *, name: str, source: str, reason: str, local_files_only: bool,
+                max_bytes: int | None) -> LoadedModel:
     options = dict(trust_remote_code=False, local_files_only=local_files_only)
     layout = LAYOUTS[_model_type(location, name, options)]
     try:
@@ -352,6 +364,24 @@ def _load(location: str, *, name: str, source: str, reason: str, local_files_onl
     model.eval().requires_grad_(False)
     return LoadedModel(name=name, location=location, source=source, reason=reason, layout=layout, config=config,
                        tokenizer=tokenizer, model=model, has_mlm_head=has_head)
+
+
+def _check_loaded(loaded: LoadedModel) -> None:
+    """A model is used, and cached, only once it is whole: every tensor real, the decoder tied where the config ties
+    it, and a forward pass that gives finite numbers."""
+    model = loaded.model
+    on_meta = [name for name, tensor in (*model.named_parameters(), *model.named_buffers()) if tensor.is_meta]
+    if on_meta:
+        raise ModelLoadError(f"'{loaded.name}' did not load whole: {on_meta[0]} has no values. Try loading it again.")
+    if loaded.has_mlm_head and getattr(loaded.config, "tie_word_embeddings", False) and not loaded.decoder_tied:
+        raise ModelLoadError(f"'{loaded.name}' did not load whole: its masked-LM decoder should be its token "
+                             "embedding table, and is a separate copy. Try loading it again.")
+    ids = loaded.tokenizer("a", return_tensors="pt")
+    with loaded.lock, torch.no_grad():
+        output = model(**ids)
+    first = output.logits if loaded.has_mlm_head else output.last_hidden_state
+    if not torch.isfinite(first).all():
+        raise ModelLoadError(f"'{loaded.name}' computes numbers that are not finite; its weights are damaged.")
 
 
 def _model_type(location: str, name: str, options: dict) -> str:

@@ -1,4 +1,5 @@
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -142,3 +143,28 @@ def test_a_corrupt_weights_file_is_refused(tmp_path, tiny_dirs):
     (tmp_path / "model.safetensors").write_bytes(b"\x00\x10not a safetensors file" * 100)
     with pytest.raises(ModelLoadError, match="Cannot load"):
         load_model(str(tmp_path))
+
+
+def _whole(model: LoadedModel) -> bool:
+    tensors = [*model.model.parameters(), *model.model.buffers()]
+    return not any(tensor.is_meta for tensor in tensors) and model.decoder_tied == model.config.tie_word_embeddings
+
+
+def test_models_loaded_in_threads_at_once_are_whole_and_compute_as_alone(tiny_dirs, tiny_models):
+    """Visitors choosing models at the same moment: every load completes whole, with the same logits as the model
+    loaded on its own (the masked-LM decoder used to come out on the meta device)."""
+    with ThreadPoolExecutor(len(FAMILIES)) as pool:
+        loaded = dict(zip(FAMILIES, pool.map(lambda family: load_model(str(tiny_dirs[family])), FAMILIES)))
+    for family, model in loaded.items():
+        assert _whole(model), family
+        hidden = torch.randn(3, model.config.hidden_size, generator=torch.Generator().manual_seed(0))
+        torch.testing.assert_close(model.mlm_logits(hidden), tiny_models[family].mlm_logits(hidden))
+
+
+def test_a_model_that_did_not_load_whole_is_refused(tiny_dirs):
+    """What loads racing each other produced (and, racing, can leave transformers' process-wide switches in, so no
+    test races them): a masked-LM decoder on the meta device. The check refuses it with a message."""
+    model = load_model(str(tiny_dirs["bert"]))
+    model.model.get_output_embeddings().bias = torch.nn.Parameter(torch.empty(model.config.vocab_size, device="meta"))
+    with pytest.raises(ModelLoadError, match="did not load whole: cls.predictions.decoder.bias has no values"):
+        loading._check_loaded(model)
