@@ -27,6 +27,8 @@ from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokenizer, PretrainedConfig
 from transformers.utils import logging as hf_logging
 
+from .admission import ModelLock
+
 DEFAULT_HUB_MODEL = "bert-base-uncased"
 EMBEDDED_NAME = "all-MiniLM-L6-v2"
 EMBEDDED_ALIASES = frozenset({"embedded", EMBEDDED_NAME.lower(), f"sentence-transformers/{EMBEDDED_NAME}".lower()})
@@ -174,8 +176,9 @@ class LoadedModel:
     model: nn.Module
     """The masked-LM model when the checkpoint has a trained head, otherwise the bare encoder."""
     has_mlm_head: bool
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    """Held for each forward pass: analyses capture activations with hooks on this shared module."""
+    lock: ModelLock = field(default_factory=ModelLock, repr=False)
+    """Held for each forward pass: analyses capture activations with hooks on this shared module. Heavy jobs hold it
+    one batch at a time, and light work waiting for it goes first."""
 
     @property
     def encoder(self) -> nn.Module:
