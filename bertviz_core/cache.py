@@ -17,7 +17,10 @@ import os
 import sys
 import threading
 from collections import OrderedDict
-from typing import Any, Callable, Hashable
+from contextlib import contextmanager
+from typing import Any, Callable, Hashable, Iterator
+
+from .loading import ModelLoadError
 
 _uses = itertools.count()
 """One clock for every cache: which entry, in any cache, was used least recently."""
@@ -144,7 +147,7 @@ class MemoryBudget:
         self.max_bytes = max_bytes
         self.caches: list[BoundedCache] = []
         self._resident = resident
-        self._hand_back = hand_back
+        self.hand_back = hand_back
         """Returns freed memory to the system, so that the resident size shows what shedding freed."""
         self._lock = threading.Lock()
 
@@ -153,12 +156,14 @@ class MemoryBudget:
         """Bytes the caches hold."""
         return sum(cache.nbytes for cache in self.caches)
 
-    def make_room(self, needed: int, what: str = "This", keep: Any = None) -> None:
-        """Shed cached entries (never ``keep``) until ``needed`` more bytes fit; raise ``OverBudget`` if they cannot."""
+    def make_room(self, needed: int, what: str = "This", keep: Any = None, freeable: int = 0) -> int:
+        """Shed cached entries (never ``keep``) until ``needed`` more bytes fit, and return how many bytes are still
+        missing after every cache is emptied: more than 0 only when they are to come out of ``freeable`` (models
+        the caller may send away). Raise ``OverBudget`` when they cannot fit even with ``freeable`` freed."""
         with self._lock:
             resident = max(self._resident(), self.held)
             besides = resident - self.held  # models, libraries, and whatever is being computed right now
-            if needed and besides + needed > self.max_bytes:
+            if needed and besides - freeable + needed > self.max_bytes:
                 raise OverBudget(f"{what} needs about {needed / 1e6:,.0f} MB of memory; this server has "
                                  f"{self.max_bytes / 1e6:,.0f} MB in all (BERT_LENS_MEMORY_MB), and its models and "
                                  f"the work under way hold {besides / 1e6:,.0f} MB of it.")
@@ -167,9 +172,107 @@ class MemoryBudget:
             while excess > shed and (cache := self._oldest(keep)) is not None:
                 shed += cache.drop_oldest(keep)
             if shed:
-                self._hand_back()
+                self.hand_back()
+            return max(0, excess - shed)
 
     def _oldest(self, keep: Any) -> BoundedCache | None:
         uses = [(used, index) for index, cache in enumerate(self.caches)
                 if (used := cache.oldest_use(keep)) is not None]
         return self.caches[min(uses)[1]] if uses else None
+
+
+class ModelShelf:
+    """The models a server keeps loaded: its default ones always, and at most ``visitors`` that visitors chose.
+
+    A visitor's model that does not fit (in number, or in the memory budget) sends away the least recently used
+    other visitor model, never one that a page run is using (``run``). A model sent away is not changed: whoever
+    still holds it goes on using it, and it is freed when the last of them lets go."""
+
+    def __init__(self, load: Callable[[str], Any], visitors: int = 1, budget: MemoryBudget | None = None,
+                 expected_bytes: Callable[[str], int] = lambda spec: 0):
+        self.visitors = visitors
+        self._load, self._budget, self._expected = load, budget, expected_bytes
+        self._defaults: dict[str, Any] = {}
+        self._visiting: OrderedDict[str, Any] = OrderedDict()  # least recently used first
+        self._in_use: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._loading = threading.Lock()  # one load at a time; models already here are found meanwhile
+        self._run = threading.local()
+
+    def get(self, spec: str, default: bool = False) -> Any:
+        """The model ``spec`` names, loaded first if it is not here (a default one is kept for good)."""
+        with self._lock:
+            found = self._found(spec)
+        if found is not None:
+            return found
+        with self._loading:
+            with self._lock:
+                found = self._found(spec)
+            if found is not None:
+                return found
+            if not default:
+                self._make_place(spec)
+            model = self._load(spec)
+            with self._lock:
+                (self._defaults if default else self._visiting)[spec] = model
+                self._use(spec)
+            return model
+
+    def resident(self) -> tuple[str, ...]:
+        """The specs of the models kept now: the default ones, then visitors' from least to most recently used."""
+        with self._lock:
+            return (*self._defaults, *self._visiting)
+
+    @contextmanager
+    def run(self) -> Iterator[None]:
+        """Models got in this thread within the block are in use until it ends (a page run)."""
+        self._run.specs = []
+        try:
+            yield
+        finally:
+            with self._lock:
+                for spec in self._run.specs:
+                    self._in_use[spec] -= 1
+            self._run.specs = None
+
+    def _found(self, spec: str) -> Any | None:
+        found = self._defaults.get(spec)
+        if found is None and spec in self._visiting:
+            self._visiting.move_to_end(spec)
+            found = self._visiting[spec]
+        if found is not None:
+            self._use(spec)
+        return found
+
+    def _use(self, spec: str) -> None:
+        specs = getattr(self._run, "specs", None)
+        if specs is not None:
+            specs.append(spec)
+            self._in_use[spec] = self._in_use.get(spec, 0) + 1
+
+    def _make_place(self, spec: str) -> None:
+        """Send visitor models away until one more fits in number and in memory; refuse when none can go."""
+        while len(self._visiting) >= self.visitors:
+            self._send_away(spec, f"This server keeps {self.visitors} model{'s' * (self.visitors != 1)} chosen by "
+                                  "visitors beside its default")
+        while self._budget is not None:
+            with self._lock:
+                idle = sum(self._expected(other) for other in self._visiting if not self._in_use.get(other))
+            try:
+                missing = self._budget.make_room(self._expected(spec), what=f"'{spec}'", freeable=idle)
+            except OverBudget as error:
+                raise ModelLoadError(f"Cannot load '{spec}' now. {error}") from error
+            if not missing:
+                return
+            self._send_away(spec, "Its memory must come from a model another visitor chose")
+
+    def _send_away(self, spec: str, why: str) -> None:
+        with self._lock:
+            idle = next((other for other in self._visiting if not self._in_use.get(other)), None)
+            if idle is None:
+                busy = (f" The models visitors chose are in use ({', '.join(self._visiting)}): try again in a "
+                        "minute, or choose the default model." if self._visiting else "")
+                raise ModelLoadError(f"Cannot load '{spec}' now. {why}.{busy}")
+            del self._visiting[idle]
+        if self._budget is not None:
+            self._budget.hand_back()

@@ -1,7 +1,9 @@
+import threading
 import pytest
 
 from bertviz_core import analyze
-from bertviz_core.cache import BoundedCache, MemoryBudget, OverBudget
+from bertviz_core.cache import BoundedCache, MemoryBudget, ModelShelf, OverBudget
+from bertviz_core.loading import ModelLoadError
 
 
 def test_repeated_key_is_computed_once(embedded):
@@ -75,3 +77,80 @@ def test_the_entry_just_made_stays_even_alone_over_the_budget():
     analyses.get_or_compute("old", lambda: b"o" * 50)
     big = analyses.get_or_compute("big", lambda: b"b" * 500)
     assert analyses.get("big") is big and analyses.get("old") is None
+
+
+class Model:
+    """Stands in for a loaded model: its spec and the bytes it would hold."""
+
+    def __init__(self, spec: str, nbytes: int = 0):
+        self.spec, self.nbytes = spec, nbytes
+
+
+def _shelf(visitors: int = 1, **options) -> tuple[ModelShelf, list[str]]:
+    loads: list[str] = []
+
+    def load(spec: str) -> Model:
+        loads.append(spec)
+        return Model(spec)
+
+    return ModelShelf(load, visitors=visitors, **options), loads
+
+
+def test_the_default_stays_and_the_least_recently_used_visitor_model_goes():
+    shelf, loads = _shelf(visitors=2)
+    default = shelf.get("bert-base-uncased", default=True)
+    shelf.get("roberta-base")
+    shelf.get("albert-base-v2")
+    shelf.get("roberta-base")  # used again: albert is now the least recently used
+    shelf.get("distilbert-base-uncased")
+    assert shelf.resident() == ("bert-base-uncased", "roberta-base", "distilbert-base-uncased")
+    assert shelf.get("bert-base-uncased", default=True) is default
+    assert loads == ["bert-base-uncased", "roberta-base", "albert-base-v2", "distilbert-base-uncased"]
+
+
+def test_a_model_in_use_is_not_sent_away_and_one_sent_away_stays_whole_for_its_holder():
+    shelf, _ = _shelf(visitors=1)
+    held = threading.Event()
+    finished = threading.Event()
+
+    def page_run() -> None:  # another session's page, using roberta-base until told to finish
+        with shelf.run():
+            model = shelf.get("roberta-base")
+            held.set()
+            finished.wait(5)
+            assert model.spec == "roberta-base"
+
+    other = threading.Thread(target=page_run)
+    other.start()
+    held.wait(5)
+    with pytest.raises(ModelLoadError, match=r"Cannot load 'albert-base-v2' now\. This server keeps 1 model chosen "
+                                             r"by visitors beside its default\. The models visitors chose are in use "
+                                             r"\(roberta-base\)"):
+        shelf.get("albert-base-v2")
+    finished.set()
+    other.join()
+    kept = shelf.get("roberta-base")  # outside a page run: in use by nobody
+    shelf.get("albert-base-v2")
+    assert shelf.resident() == ("albert-base-v2",) and kept.spec == "roberta-base"
+
+
+def test_a_visitor_model_over_the_memory_budget_sends_another_away_or_is_refused_with_the_numbers():
+    process = FakeProcess(rest=1_000_000_000)
+    budget = MemoryBudget(2_000_000_000, resident=process.resident)
+    process.budget = budget
+    sizes = {"bert-base-uncased": 440_000_000, "bert-large-uncased": 1_340_000_000}
+    shelf, _ = _shelf(visitors=3, budget=budget, expected_bytes=sizes.get)
+
+    def resident() -> int:  # the rest, plus what the models on the shelf hold
+        return process.rest + sum(sizes.get(spec, 0) for spec in shelf.resident()) + budget.held
+
+    budget._resident = resident
+    shelf.get("bert-base-uncased")
+    with pytest.raises(ModelLoadError, match=r"'bert-large-uncased' needs about 1,340 MB of memory; this server has "
+                                             r"2,000 MB in all \(BERT_LENS_MEMORY_MB\), and its models and the work "
+                                             r"under way hold 1,440 MB of it"):
+        shelf.get("bert-large-uncased")
+    assert shelf.resident() == ("bert-base-uncased",)  # it could not have fitted even without bert-base: kept
+    sizes["bert-large-uncased"] = 900_000_000
+    shelf.get("bert-large-uncased")  # fits once bert-base goes
+    assert shelf.resident() == ("bert-large-uncased",)
