@@ -13,12 +13,12 @@ from bertviz_core import LoadedModel, load_model
 from bertviz_core.loading import embedded_model_dir
 
 
-def bert_base_sized(directory: Path | None = None) -> LoadedModel:
+def bert_base_sized(directory: Path | None = None, seed: int = 0) -> LoadedModel:
     """A randomly initialised model with BERT-base's sizes (12 x 12 heads, hidden 768), for speed and memory figures
     when the real bert-base-uncased cannot be downloaded; its tokenizer is the embedded model's uncased vocabulary."""
     directory = Path(directory or tempfile.mkdtemp(prefix="bert-base-sized-"))
     if not (directory / "config.json").exists():
-        torch.manual_seed(0)
+        torch.manual_seed(seed)
         AutoModelForMaskedLM.from_config(BertConfig()).save_pretrained(directory)
         BertTokenizerFast.from_pretrained(embedded_model_dir()).save_pretrained(directory)
     return load_model(str(directory))
