@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _explain_commands(commands, model_option: dict) -> None:
-    from .explain import IG_STEPS, METHODS
+    from .explain.attributions import IG_STEPS, METHODS
 
     def targeted(name: str, summary: str, run) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=summary)
@@ -230,7 +230,7 @@ def _print_masks(found: dict, as_json: bool) -> None:
 
 def _targeted(args, text: str | None = None):
     """The model, the analysis of ``text`` (default: the command's text) and the target the options name."""
-    from .target import mask_target
+    from .explain.target import mask_target
 
     model = load_model(args.model)
     result = analyze(model, args.text if text is None else text)
@@ -238,7 +238,7 @@ def _targeted(args, text: str | None = None):
 
 
 def _explain(args) -> int:
-    from .explain import attribute
+    from .explain.attributions import attribute
 
     model, result, target = _targeted(args)
     found = attribute(model, result, target, args.method, steps=args.steps)
@@ -257,7 +257,7 @@ def _explain(args) -> int:
 
 
 def _ablate(args) -> int:
-    from .interventions import ablate, parse_heads
+    from .explain.interventions import ablate, parse_heads
 
     model, result = _with_masks(args)
     found = ablate(model, result, parse_heads(model, args.heads), args.top_k)
@@ -267,7 +267,7 @@ def _ablate(args) -> int:
 
 
 def _sweep(args) -> int:
-    from .interventions import head_sweep
+    from .explain.interventions import head_sweep
 
     model, result, target = _targeted(args)
     found = head_sweep(model, result, target)
@@ -282,7 +282,7 @@ def _sweep(args) -> int:
 
 
 def _patch(args) -> int:
-    from .interventions import patch_activations
+    from .explain.interventions import patch_activations
 
     model, clean, target = _targeted(args)
     found = patch_activations(model, clean, analyze(model, args.corrupt), target)

@@ -17,7 +17,7 @@ from typing import Callable
 
 import torch
 
-from .loading import LoadedModel
+from ..loading import LoadedModel
 
 Edit = Callable[[int, torch.Tensor], torch.Tensor]
 """(0-based layer, tensor [B, T, ...]) -> the tensor to use instead (it may be the same one, changed in place)."""
