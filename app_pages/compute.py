@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from bertviz_core import Analysis, LoadedModel, ModelLoadError, analysis_key, analyze, analyze_many, load_model
-from bertviz_core.attention import NormMaps, norm_maps
+from bertviz_core.attention.rollout import NormMaps, norm_maps
 from bertviz_core.cache import BoundedCache
 from bertviz_core.charts import figure_bytes
 from bertviz_core.loading import ModelTooLarge, default_choice, weight_bytes

@@ -21,7 +21,7 @@ import torch
 import yaml
 
 from .analysis import MASK_ALIAS, Analysis, InputError
-from .attention import head_statistics
+from .attention.heads import head_statistics
 from .loading import LoadedModel
 from .meaning import find_word, sentence_embeddings, similarity_matrix
 from .explain.target import mask_positions, vocabulary_id

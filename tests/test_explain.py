@@ -11,7 +11,7 @@ import torch
 from bertviz_core import InputError, analyze
 from bertviz_core.explain.attributions import (METHODS, attribute, faithfulness, ig_baseline_ids, removable,
                                   value_zeroed_scores)
-from bertviz_core.attention import mixed_attention
+from bertviz_core.attention.rollout import mixed_attention
 from bertviz_core.explain.hooks import Edits, intervening
 from bertviz_core.explain.interventions import ablate, head_sweep, parse_heads, patch_activations, patched_scores
 from bertviz_core.meaning import sentence_embeddings, train_head

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from ..attention import is_punctuation
+from ..attention.views import is_punctuation
 from ..loading import LoadedModel
 from .heads import STATISTICS, batch_statistics
 from .text import Sentences
