@@ -15,7 +15,7 @@ import torch
 from transformers import DataCollatorForLanguageModeling
 
 from .analysis import Analysis, HoldsArrays, InputError, frozen_array, most_likely, normalised_text
-from .loading import LoadedModel
+from .loading import LoadedModel, next_sentence_head
 
 FATES = ("not selected", "[MASK]", "random", "unchanged")
 """What the training recipe did to each token."""
@@ -413,37 +413,6 @@ def recipe_shares(tokenizer, text: str, runs: int, seed: int, probability: float
 # ---------------------------------------------------------------------------------------------
 # Next sentence prediction
 # ---------------------------------------------------------------------------------------------
-
-
-def _checkpoint_file(model: LoadedModel) -> str | None:
-    """The checkpoint's safetensors file: in its folder, or in the local Hugging Face cache."""
-    from pathlib import Path
-
-    from huggingface_hub import try_to_load_from_cache
-
-    folder = Path(model.location)
-    if folder.is_dir():
-        found = folder / "model.safetensors"
-        return str(found) if found.is_file() else None
-    cached = try_to_load_from_cache(model.location, "model.safetensors")
-    return cached if isinstance(cached, str) else None
-
-
-def next_sentence_head(model: LoadedModel) -> dict[str, torch.Tensor] | None:
-    """BERT's pre-training pooler and next-sentence classifier, read from the checkpoint (the masked-LM model the
-    app loads leaves them out); None when the checkpoint has none (RoBERTa, DistilBERT, the offline model)."""
-    file = _checkpoint_file(model) if model.family == "bert" else None
-    if file is None:
-        return None
-    from safetensors import safe_open
-
-    prefix = model.model.base_model_prefix
-    names = {"pooler_weight": f"{prefix}.pooler.dense.weight", "pooler_bias": f"{prefix}.pooler.dense.bias",
-             "weight": "cls.seq_relationship.weight", "bias": "cls.seq_relationship.bias"}
-    with safe_open(file, framework="pt") as weights:
-        if not set(names.values()) <= set(weights.keys()):
-            return None
-        return {name: weights.get_tensor(key).float() for name, key in names.items()}
 
 
 def next_sentence_probability(model: LoadedModel, analysis: Analysis) -> float | None:

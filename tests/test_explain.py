@@ -14,7 +14,8 @@ from bertviz_core.explain.attributions import (METHODS, attribute, faithfulness,
 from bertviz_core.attention.rollout import mixed_attention
 from bertviz_core.explain.hooks import Edits, intervening
 from bertviz_core.explain.interventions import ablate, head_sweep, parse_heads, patch_activations, patched_scores
-from bertviz_core.meaning import sentence_embeddings, train_head
+from bertviz_core.classifier import train_head
+from bertviz_core.meaning import sentence_embeddings
 from bertviz_core.explain.target import class_target, mask_target, vocabulary_id
 
 NURSE = "The nurse said that [MASK] was tired."

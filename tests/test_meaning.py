@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from bertviz_core import InputError, analyze, analyze_many
-from bertviz_core.meaning import (classify, find_word, labelled_lines, nearest_words, occurrence_readings,
-                                  sentence_embeddings, similarity_matrix, train_head, word_across_sentences)
+from bertviz_core.classifier import classify, train_head
+from bertviz_core.meaning import (find_word, labelled_lines, nearest_words, occurrence_readings, sentence_embeddings,
+                                  similarity_matrix, word_across_sentences)
 
 BANK = ["I sat on the bank of the river.", "I deposited money at the bank.", "The bank raised interest rates."]
 POSITIVE = ["I loved this film.", "A wonderful, moving story.", "Brilliant acting and a great script.",

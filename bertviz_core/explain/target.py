@@ -16,7 +16,7 @@ import torch
 
 from ..analysis import Analysis, InputError
 from ..loading import LoadedModel
-from ..meaning import TrainedHead
+from ..classifier import TrainedHead
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` after each batch of a long computation."""
