@@ -16,6 +16,7 @@ from transformers import DataCollatorForLanguageModeling
 
 from .analysis import Analysis, HoldsArrays, InputError, frozen_array, most_likely, normalised_text
 from .loading import LoadedModel, next_sentence_head
+from .tokenization import word_groups
 
 FATES = ("not selected", "[MASK]", "random", "unchanged")
 """What the training recipe did to each token."""
@@ -106,6 +107,7 @@ def positions_to_mask(analysis: Analysis, token_indices: list[int], whole_word: 
     piece of their words. Two choices with the same positions give the same masked input."""
     if not token_indices:
         raise InputError("Choose at least one token to mask.")
+    word_of = {p: pieces for pieces in word_groups(analysis.word_ids.tolist()) for p in pieces}
     chosen = set()
     for index in token_indices:
         index = int(index)
@@ -113,10 +115,7 @@ def positions_to_mask(analysis: Analysis, token_indices: list[int], whole_word: 
             raise InputError(f"There is no token {index}; the text has {analysis.num_tokens} tokens.")
         if analysis.special_mask[index]:
             raise InputError(f"{analysis.tokens[index]} is a special token, not part of the text; it cannot be masked.")
-        chosen.add(index)
-        word = analysis.word_ids[index]
-        if whole_word and word >= 0:
-            chosen.update(int(i) for i in np.flatnonzero(analysis.word_ids == word))
+        chosen.update(word_of[index] if whole_word else (index,))
     return tuple(sorted(chosen))
 
 

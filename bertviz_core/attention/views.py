@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..analysis import Analysis, frozen_array
+from ..tokenization import word_groups, word_span
 
 PIECE_MARKERS = ("##", "Ġ", "▁")
 """Piece markers (WordPiece continuation, BPE and SentencePiece spaces) stripped before the punctuation test."""
@@ -67,25 +68,22 @@ def punctuation_mask(analysis: Analysis) -> np.ndarray:
 def word_units(analysis: Analysis) -> tuple[np.ndarray, tuple[str, ...]]:
     """([T] int64 word unit of each token, [W] labels): a word's pieces share a unit, each special token has its own.
 
-    Units are numbered in order of their first token. A word's label is its text cut from ``text`` (or ``text_pair``
-    for the second sentence) through the token offsets; a special token's label is its token string.
+    Units are ``tokenization.word_groups``, numbered in order of their first token. A word's label is its text cut
+    from ``text`` (or ``text_pair`` for the second sentence) through the token offsets; a special token's label is
+    its token string.
     """
-    word_ids = analysis.word_ids.tolist()
-    unit_of, pieces, units = {}, [], []  # (kind, id) -> unit, [W] token indices of each unit, [T]
-    for index, word in enumerate(word_ids):
-        key = ("word", word) if word >= 0 else ("special", index)
-        if key not in unit_of:
-            unit_of[key] = len(pieces)
-            pieces.append([])
-        units.append(unit_of[key])
-        pieces[unit_of[key]].append(index)
-    labels = tuple(analysis.tokens[unit[0]] if word_ids[unit[0]] < 0 else _word_text(analysis, unit) for unit in pieces)
+    groups = word_groups(analysis.word_ids.tolist())
+    units = np.empty(analysis.num_tokens, dtype=np.int64)  # [T]
+    for unit, pieces in enumerate(groups):
+        units[list(pieces)] = unit
+    labels = tuple(analysis.tokens[pieces[0]] if analysis.word_ids[pieces[0]] < 0 else _word_text(analysis, pieces)
+                   for pieces in groups)
     return frozen_array(units, np.int64), labels
 
 
-def _word_text(analysis: Analysis, pieces: list[int]) -> str:
+def _word_text(analysis: Analysis, pieces: tuple[int, ...]) -> str:
     text = analysis.text_pair if analysis.segment_ids[pieces[0]] == 1 else analysis.text
-    start, end = analysis.offsets[pieces, 0].min(), analysis.offsets[pieces, 1].max()
+    start, end = word_span(analysis.offsets, pieces)
     return text[start:end].strip()
 
 
