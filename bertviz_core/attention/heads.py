@@ -7,12 +7,8 @@ array returned is a read-only float32 numpy copy.
 
 from __future__ import annotations
 
-import ast
-import functools
-import importlib.util
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -27,6 +23,30 @@ BROAD_ENTROPY = 0.8
 ROLES = ("previous-token head", "next-token head", "[CLS] sink", "[SEP] sink", "punctuation sink", "self",
          "broad", "mixed")
 """Every label ``head_roles`` gives, in the order the rules are tried: the first that holds wins."""
+STOP_WORDS = frozenset("""
+    a about above across after afterwards again against all almost alone along already also although always am
+    among amongst amoungst amount an and another any anyhow anyone anything anyway anywhere are around as at
+    back be became because become becomes becoming been before beforehand behind being below beside besides
+    between beyond bill both bottom but by call can cannot cant co con could couldnt cry de describe detail do
+    done down due during each eg eight either eleven else elsewhere empty enough etc even ever every everyone
+    everything everywhere except few fifteen fifty fill find fire first five for former formerly forty found
+    four from front full further get give go had has hasnt have he hence her here hereafter hereby herein
+    hereupon hers herself him himself his how however hundred i ie if in inc indeed interest into is it its
+    itself keep last latter latterly least less ltd made many may me meanwhile might mill mine more moreover
+    most mostly move much must my myself name namely neither never nevertheless next nine no nobody none noone
+    nor not nothing now nowhere of off often on once one only onto or other others otherwise our ours ourselves
+    out over own part per perhaps please put rather re same see seem seemed seeming seems serious several she
+    should show side since sincere six sixty so some somehow someone something sometime sometimes somewhere
+    still such system take ten than that the their them themselves then thence there thereafter thereby
+    therefore therein thereupon these they thick thin third this those though three through throughout thru thus
+    to together too top toward towards twelve twenty two un under until up upon us very via was we well were
+    what whatever when whence whenever where whereafter whereas whereby wherein whereupon wherever whether which
+    while whither who whoever whole whom whose why will with within without would yet you your yours yourself
+    yourselves
+""".split())
+"""English function words ('the', 'of', 'was'): scikit-learn's ``ENGLISH_STOP_WORDS``, written out here because
+importing scikit-learn for a list of 318 words costs a server 137 MB (SciPy comes with it); a test checks the
+two agree."""
 
 @dataclass(frozen=True, eq=False)
 class HeadStatistics:
@@ -121,16 +141,7 @@ def is_content(analysis: Analysis, index: int) -> bool:
     """Is token ``index`` part of a content word: not special ([CLS], [SEP]), not punctuation, and not one of
     English's function words ('the', 'of', 'was'; scikit-learn's stop-word list)?"""
     token = bare_token(analysis.tokens[index]).lower()
-    return not analysis.special_mask[index] and not is_punctuation(token) and token not in _stop_words()
-
-
-@functools.cache
-def _stop_words() -> frozenset[str]:
-    """scikit-learn's English stop words, read from its source rather than imported: importing scikit-learn pulls
-    in some 500 SciPy modules, 70 MB of a server's memory, for a list of 318 words."""
-    source = Path(importlib.util.find_spec("sklearn").origin).parent / "feature_extraction" / "_stop_words.py"
-    assignment = ast.parse(source.read_text(encoding="utf-8")).body[0]
-    return frozenset(ast.literal_eval(assignment.value.args[0]))
+    return not analysis.special_mask[index] and not is_punctuation(token) and token not in STOP_WORDS
 
 
 def content_heads(analysis: Analysis, query: int, count: int = 3) -> tuple[ContentHead, ...]:
