@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from bertviz_core.__main__ import main
+from bertviz_core.cli import main
 from bertviz_core.export import NPZ_KEYS
 
 

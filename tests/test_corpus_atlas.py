@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bertviz_core import InputError, analyze, load_model
-from bertviz_core.__main__ import main
+from bertviz_core.cli import main
 from bertviz_core.attention.heads import head_statistics
 from bertviz_core.corpus import CorpusIndex, CorpusIndexError, build_index, read_sentences
 from bertviz_core.corpus.atlas import corpus_map, head_atlas, query_key_space
