@@ -3,11 +3,12 @@
 import streamlit as st
 
 from app_pages.catalog import HOME, SECTIONS, in_section
-from app_pages.compute import return_freed_memory, settled_after_first_run
+from app_pages.compute import configure_server_process, return_freed_memory, settled_after_first_run
 from app_pages.figures import start_run
 from app_pages.sidebar import LENS, sidebar
 from app_pages.state import PAGE
 
+configure_server_process()  # once per process: FAISS's threads, Arrow's allocator, the garbage collector
 st.set_page_config(page_title="BERT Lens", page_icon=":material/search:", layout="wide")
 
 sections = {section: [st.Page(p.script, title=p.title, icon=p.icon, url_path=p.url_path, default=p == HOME)

@@ -4,7 +4,8 @@ import streamlit as st
 
 from bertviz_core import InputError
 from bertviz_core.charts.meaning import class_probabilities, similarity_matrix_figure, training_curve
-from bertviz_core.meaning import classify, labelled_lines, sentence_embeddings, similarity_matrix, train_head
+from bertviz_core.classifier import classify, train_head
+from bertviz_core.meaning import labelled_lines, sentence_embeddings, similarity_matrix
 from app_pages import compute
 from app_pages.sidebar import current_lens
 from app_pages.state import keep_trained_head, trained_head, url_choice, url_text

@@ -12,7 +12,7 @@ from app_pages.state import url_choice, url_index, url_slider
 from app_pages.text import marked, md
 from app_pages.figures import chart
 from bertviz_core import InputError
-from bertviz_core.attention import ViewOptions, view_matrix
+from bertviz_core.attention.views import ViewOptions, view_matrix
 from bertviz_core.charts.atlas import COLOURINGS, OPEN_HEAD, corpus_map_scatter, head_grid, query_key_scatter
 from bertviz_core.charts.attention import head_view
 from bertviz_core.charts.clicks import clicked

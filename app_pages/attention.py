@@ -6,8 +6,10 @@ from typing import Callable
 import numpy as np
 import streamlit as st
 
-from bertviz_core.attention import (PAIR_BLOCKS, ViewOptions, compare, head_roles, head_statistics, rollout,
-                                    token_views, view_matrix)
+from bertviz_core.attention.comparison import compare
+from bertviz_core.attention.heads import head_roles, head_statistics
+from bertviz_core.attention.rollout import rollout, token_views
+from bertviz_core.attention.views import PAIR_BLOCKS, ViewOptions, view_matrix
 from bertviz_core.charts import token_labels
 from bertviz_core.charts.attention import (ISOLATE, OPEN_HEAD, attention_heatmap, difference_heatmap, head_grid,
                                            head_view, model_view, token_comparison)

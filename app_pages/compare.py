@@ -4,7 +4,7 @@ hidden states are layer by layer."""
 import streamlit as st
 
 from bertviz_core import InputError, ModelLoadError
-from bertviz_core.attention import view_matrix
+from bertviz_core.attention.views import view_matrix
 from bertviz_core.charts.attention import model_view
 from bertviz_core.charts.compare import cka_heatmap, token_chips
 from bertviz_core.charts.mlm import guesses_bars

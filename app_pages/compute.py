@@ -9,6 +9,7 @@ a view never runs the model again.
 from __future__ import annotations
 
 import ctypes
+import functools
 import gc
 import os
 from contextlib import nullcontext
@@ -20,12 +21,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from bertviz_core import Analysis, LoadedModel, ModelLoadError, analysis_key, analyze, analyze_many, load_model
-from bertviz_core.attention import NormMaps, norm_maps
+from bertviz_core.attention.rollout import NormMaps, norm_maps
 from bertviz_core.cache import BoundedCache
 from bertviz_core.charts import figure_bytes
 from bertviz_core.loading import ModelTooLarge, default_choice, weight_bytes
 
-if TYPE_CHECKING:  # FAISS and Parquet cost a server 33 MB: imported when the Corpus page first runs
+if TYPE_CHECKING:  # the corpus modules (Parquet readers, index builds) are imported when the Corpus page first runs
     from bertviz_core.corpus import CorpusIndex, Sentences
 
 ANALYSIS_CACHE_MB = int(os.environ.get("BERT_LENS_CACHE_MB", "400"))
@@ -42,9 +43,7 @@ def cached_model(spec: str, _max_bytes: int | None = None) -> LoadedModel:
     """One model object per spec for the whole server process, shared by every session. A model not loaded yet is
     refused, before loading, above ``_max_bytes`` (default: the per-model limit); a loaded one is found whatever
     the limit (callers that pass one check the size themselves)."""
-    model = load_model(spec, max_bytes=max_model_bytes() if _max_bytes is None else _max_bytes)
-    settle_long_lived_objects()
-    return model
+    return load_model(spec, max_bytes=max_model_bytes() if _max_bytes is None else _max_bytes)
 
 
 @st.cache_resource(ttl=600, show_spinner="Looking for bert-base-uncased…")
@@ -162,13 +161,6 @@ def figure(key: tuple, build: Callable[[], go.Figure]) -> go.Figure:
 def corpus_indexes() -> BoundedCache:
     """Corpus indexes opened for searching, shared by every session; a build under way is found here too, so a
     second visitor waits for it instead of starting another."""
-    import faiss
-    import pyarrow
-
-    faiss.omp_set_num_threads(1)  # each session searches one query at a time: a second thread only adds overhead
-    # Arrow's own allocator keeps what a build freed (130 MB after indexing the shipped corpus with BERT-base);
-    # on the system allocator, return_freed_memory hands it back.
-    pyarrow.set_memory_pool(pyarrow.system_memory_pool())
     return BoundedCache(max_bytes=CORPUS_CACHE_MB * 1_000_000)
 
 
@@ -243,9 +235,34 @@ def settle_long_lived_objects() -> None:
     gc.freeze()
 
 
-@st.cache_resource(show_spinner=False)
 def settled_after_first_run(url_path: str) -> bool:
-    """Once per page and process, after its first run: what the page imported on first use (Plotly's validators,
-    scikit-learn) joins the long-lived objects."""
+    """Once per page, model and process, after the page's first run with that model: what the page imported on first
+    use (Plotly's validators, scikit-learn) and the model the run loaded join the long-lived objects."""
+    from app_pages.sidebar import LENS  # the sidebar imports this module
+
+    lens = st.session_state.get(LENS)
+    return _settled(url_path, lens.model.location if lens else "")
+
+
+@st.cache_resource(show_spinner=False)
+def _settled(url_path: str, model_location: str) -> bool:
     settle_long_lived_objects()
     return True
+
+
+@functools.cache
+def configure_server_process() -> None:
+    """The process-wide settings of the shared server, made once at start-up (app.py calls it before any page runs).
+
+    FAISS searches on one thread: each session searches one query at a time, so a second thread only adds overhead
+    (importing FAISS here costs the server 12 MB before anyone opens the Corpus page). Arrow allocates from the
+    system allocator: its own keeps what a build freed (130 MB after indexing the shipped corpus with BERT-base),
+    where return_freed_memory hands it back. And the libraries imported so far leave the garbage collector's sight
+    (``settle_long_lived_objects``), as each page's first run and each model do later (``settled_after_first_run``).
+    """
+    import faiss
+    import pyarrow
+
+    faiss.omp_set_num_threads(1)
+    pyarrow.set_memory_pool(pyarrow.system_memory_pool())
+    settle_long_lived_objects()

@@ -10,7 +10,7 @@ from app_pages.state import url_pills, url_slider
 from app_pages.text import marked, md
 from app_pages.figures import chart
 from bertviz_core import InputError
-from bertviz_core.attention import is_content
+from bertviz_core.attention.heads import is_content
 from bertviz_core.charts.corpus import matched_words, matches_across_layers
 from bertviz_core.corpus import query_word
 

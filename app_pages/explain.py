@@ -9,9 +9,9 @@ from bertviz_core.charts.clicks import clicked
 from bertviz_core.charts.explain import (ABLATE_HEAD, aopc_bars, agreement_matrix, attribution_rows,
                                          deletion_curves, patching_map, sweep_grid)
 from bertviz_core.charts.mlm import guesses_bars
-from bertviz_core.explain import PAGE_MAX_TOKENS, METHODS, REMOVAL, attribute, describe_gap, faithfulness
-from bertviz_core.interventions import ablate, head_sweep, parse_heads, patch_activations
-from bertviz_core.target import class_target, mask_positions, mask_target
+from bertviz_core.explain.attributions import PAGE_MAX_TOKENS, METHODS, REMOVAL, attribute, describe_gap, faithfulness
+from bertviz_core.explain.interventions import ablate, head_sweep, parse_heads, patch_activations
+from bertviz_core.explain.target import class_target, mask_positions, mask_target
 from app_pages import compute
 from app_pages.sidebar import current_analysis, current_lens
 from app_pages.state import trained_head, url_choice, url_text

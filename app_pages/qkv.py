@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from bertviz_core.attention import content_heads, is_content
+from bertviz_core.attention.heads import content_heads, is_content
 from bertviz_core.charts import token_labels
 from bertviz_core.charts.qkv import heads_overview, score_steps, vectors_heatmap, weights_against_model
 from bertviz_core.qkv import head_arithmetic

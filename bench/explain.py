@@ -15,9 +15,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import models, timed, text_of  # noqa: E402
 from bertviz_core import analyze  # noqa: E402
-from bertviz_core.explain import FLOW_MAX_TOKENS, METHODS, attribute, faithfulness  # noqa: E402
-from bertviz_core.interventions import PATCH_MAX_TOKENS, head_sweep, patch_activations  # noqa: E402
-from bertviz_core.target import mask_target  # noqa: E402
+from bertviz_core.explain.attributions import FLOW_MAX_TOKENS, METHODS, attribute, faithfulness  # noqa: E402
+from bertviz_core.explain.interventions import PATCH_MAX_TOKENS, head_sweep, patch_activations  # noqa: E402
+from bertviz_core.explain.target import mask_target  # noqa: E402
 
 
 def masked_text(tokens: int) -> str:

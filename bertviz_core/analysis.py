@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from .explain.hooks import watching
 from .loading import LoadedModel
 
 MASK_ALIAS = "[MASK]"
@@ -208,16 +209,12 @@ class _Attentions:
     and ours (150 MB each) were both resident, the server's peak (bench/pages.py)."""
 
     def __init__(self, model: LoadedModel) -> None:
-        recorder = type(model.encoder)._can_record_outputs["attentions"]  # what output_attentions itself records
-        plain = isinstance(recorder, type)  # a module class, whose output holds the weights second
-        self.module_class = recorder if plain else recorder.target_class
-        self._at = 1 if plain else recorder.index
         self._layers = model.num_layers
         self._array: np.ndarray | None = None
         self._filled = 0
 
     def keep(self, module, args, output) -> None:
-        weights = output[self._at] if isinstance(output, tuple) else None
+        weights = output[1] if isinstance(output, tuple) else None  # every family returns (context, weights)
         if weights is None:
             raise RuntimeError("The model returned no attention weights; it must be loaded with eager attention.")
         if self._array is None:
@@ -236,9 +233,19 @@ class _Attentions:
 @contextlib.contextmanager
 def _capture_attentions(model: LoadedModel):
     attentions = _Attentions(model)
-    with _hooked([(module, attentions.keep) for module in model.encoder.modules()
-                  if isinstance(module, attentions.module_class)]):
+    with watching([(module, attentions.keep) for module in attention_modules(model)]):
         yield attentions
+
+
+def attention_modules(model: LoadedModel) -> list[torch.nn.Module]:
+    """Each distinct attention module of the encoder (ALBERT's one shared module once): the module that holds a
+    layer's query map, whose forward pass returns the attention weights after the context vectors."""
+    found: dict[int, torch.nn.Module] = {}
+    for layer in model.layout.layers(model.encoder):
+        query = model.layout.attention(layer)[0]
+        holder = next(module for module in layer.modules() if any(child is query for child in module.children()))
+        found[id(holder)] = holder
+    return list(found.values())
 
 
 @contextlib.contextmanager
@@ -255,20 +262,9 @@ def _capture_embedding_parts(model: LoadedModel):
         return hook
 
     tables = {"token": "word_embeddings", "position": "position_embeddings", "segment": "token_type_embeddings"}
-    with _hooked([(getattr(embeddings, attr), keep(name)) for name, attr in tables.items()
+    with watching([(getattr(embeddings, attr), keep(name)) for name, attr in tables.items()
                   if hasattr(embeddings, attr)]):
         yield parts
-
-
-@contextlib.contextmanager
-def _hooked(hooks: list[tuple[torch.nn.Module, Callable]]):
-    """Each (module, hook): the hook sees the module's outputs while the block runs."""
-    handles = [module.register_forward_hook(hook) for module, hook in hooks]
-    try:
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 def mask_predictions(model: LoadedModel, ids: torch.Tensor, last_hidden: torch.Tensor, top_k: int,

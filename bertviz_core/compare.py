@@ -18,7 +18,7 @@ import torch
 
 from .analysis import HoldsArrays, InputError, frozen_array, normalised_text
 from .loading import LoadedModel
-from .target import Progress, batches
+from .explain.target import Progress, batches
 
 WORD = re.compile(r"\w+|[^\w\s]")
 BATCH_SENTENCES = 16

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .analysis import Analysis
-from .attention import MatrixView
+from .attention.views import MatrixView
 
 NPZ_KEYS = ("tokens", "input_ids", "attentions", "hidden_states", "token_embeddings", "position_embeddings",
             "segment_embeddings", "position_table")

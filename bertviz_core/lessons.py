@@ -21,10 +21,10 @@ import torch
 import yaml
 
 from .analysis import MASK_ALIAS, Analysis, InputError
-from .attention import head_statistics
+from .attention.heads import head_statistics
 from .loading import LoadedModel
 from .meaning import find_word, sentence_embeddings, similarity_matrix
-from .target import mask_positions, vocabulary_id
+from .explain.target import mask_positions, vocabulary_id
 
 LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
 """The shipped lessons; an operator points BERT_LENS_LESSONS_DIR at a folder of their own instead."""

@@ -23,7 +23,7 @@ from huggingface_hub import constants as hub_constants
 from huggingface_hub import try_to_load_from_cache
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 from torch import nn
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokenizer, PretrainedConfig
 from transformers.utils import logging as hf_logging
 
@@ -227,6 +227,35 @@ class LoadedModel:
 
 
 # ---------------------------------------------------------------------------------------------
+# Facts read from the checkpoint itself
+# ---------------------------------------------------------------------------------------------
+
+
+def _checkpoint_file(model: LoadedModel) -> str | None:
+    """The checkpoint's safetensors file: in its folder, or in the local Hugging Face cache."""
+    folder = Path(model.location)
+    if folder.is_dir():
+        found = folder / "model.safetensors"
+        return str(found) if found.is_file() else None
+    return _cached_file(model.location, "model.safetensors")
+
+
+def next_sentence_head(model: LoadedModel) -> dict[str, torch.Tensor] | None:
+    """BERT's pre-training pooler and next-sentence classifier, read from the checkpoint (the masked-LM model the
+    app loads leaves them out); None when the checkpoint has none (RoBERTa, DistilBERT, the offline model)."""
+    file = _checkpoint_file(model) if model.family == "bert" else None
+    if file is None:
+        return None
+    prefix = model.model.base_model_prefix
+    names = {"pooler_weight": f"{prefix}.pooler.dense.weight", "pooler_bias": f"{prefix}.pooler.dense.bias",
+             "weight": "cls.seq_relationship.weight", "bias": "cls.seq_relationship.bias"}
+    with safe_open(file, framework="pt") as weights:
+        if not set(names.values()) <= set(weights.keys()):
+            return None
+        return {name: weights.get_tensor(key).float() for name, key in names.items()}
+
+
+# ---------------------------------------------------------------------------------------------
 # Finding a model
 # ---------------------------------------------------------------------------------------------
 
@@ -254,8 +283,14 @@ def hub_reachable(timeout: float = HUB_TIMEOUT_SECONDS) -> bool:
 
 def in_hub_cache(repo_id: str) -> bool:
     """Are a config and weights for ``repo_id`` in the local Hugging Face cache?"""
-    has = lambda filename: isinstance(try_to_load_from_cache(repo_id, filename), str)  # noqa: E731
+    has = lambda filename: _cached_file(repo_id, filename) is not None  # noqa: E731
     return has("config.json") and (has("model.safetensors") or has("pytorch_model.bin"))
+
+
+def _cached_file(repo_id: str, filename: str) -> str | None:
+    """The path of ``filename`` of ``repo_id`` in the local Hugging Face cache, or None."""
+    found = try_to_load_from_cache(repo_id, filename)
+    return found if isinstance(found, str) else None  # it may also be a marker saying the file does not exist
 
 
 def load_model(spec: str | None = None, *, hub_timeout: float = HUB_TIMEOUT_SECONDS,

@@ -15,7 +15,8 @@ import torch
 from transformers import DataCollatorForLanguageModeling
 
 from .analysis import Analysis, HoldsArrays, InputError, frozen_array, most_likely, normalised_text
-from .loading import LoadedModel
+from .loading import LoadedModel, next_sentence_head
+from .tokenization import word_groups
 
 FATES = ("not selected", "[MASK]", "random", "unchanged")
 """What the training recipe did to each token."""
@@ -106,6 +107,7 @@ def positions_to_mask(analysis: Analysis, token_indices: list[int], whole_word: 
     piece of their words. Two choices with the same positions give the same masked input."""
     if not token_indices:
         raise InputError("Choose at least one token to mask.")
+    word_of = {p: pieces for pieces in word_groups(analysis.word_ids.tolist()) for p in pieces}
     chosen = set()
     for index in token_indices:
         index = int(index)
@@ -113,10 +115,7 @@ def positions_to_mask(analysis: Analysis, token_indices: list[int], whole_word: 
             raise InputError(f"There is no token {index}; the text has {analysis.num_tokens} tokens.")
         if analysis.special_mask[index]:
             raise InputError(f"{analysis.tokens[index]} is a special token, not part of the text; it cannot be masked.")
-        chosen.add(index)
-        word = analysis.word_ids[index]
-        if whole_word and word >= 0:
-            chosen.update(int(i) for i in np.flatnonzero(analysis.word_ids == word))
+        chosen.update(word_of[index] if whole_word else (index,))
     return tuple(sorted(chosen))
 
 
@@ -413,37 +412,6 @@ def recipe_shares(tokenizer, text: str, runs: int, seed: int, probability: float
 # ---------------------------------------------------------------------------------------------
 # Next sentence prediction
 # ---------------------------------------------------------------------------------------------
-
-
-def _checkpoint_file(model: LoadedModel) -> str | None:
-    """The checkpoint's safetensors file: in its folder, or in the local Hugging Face cache."""
-    from pathlib import Path
-
-    from huggingface_hub import try_to_load_from_cache
-
-    folder = Path(model.location)
-    if folder.is_dir():
-        found = folder / "model.safetensors"
-        return str(found) if found.is_file() else None
-    cached = try_to_load_from_cache(model.location, "model.safetensors")
-    return cached if isinstance(cached, str) else None
-
-
-def next_sentence_head(model: LoadedModel) -> dict[str, torch.Tensor] | None:
-    """BERT's pre-training pooler and next-sentence classifier, read from the checkpoint (the masked-LM model the
-    app loads leaves them out); None when the checkpoint has none (RoBERTa, DistilBERT, the offline model)."""
-    file = _checkpoint_file(model) if model.family == "bert" else None
-    if file is None:
-        return None
-    from safetensors import safe_open
-
-    prefix = model.model.base_model_prefix
-    names = {"pooler_weight": f"{prefix}.pooler.dense.weight", "pooler_bias": f"{prefix}.pooler.dense.bias",
-             "weight": "cls.seq_relationship.weight", "bias": "cls.seq_relationship.bias"}
-    with safe_open(file, framework="pt") as weights:
-        if not set(names.values()) <= set(weights.keys()):
-            return None
-        return {name: weights.get_tensor(key).float() for name, key in names.items()}
 
 
 def next_sentence_probability(model: LoadedModel, analysis: Analysis) -> float | None:

@@ -12,6 +12,7 @@ import numpy as np
 
 from .analysis import Analysis, frozen_array
 from .loading import LoadedModel
+from .tokenization import word_groups, word_span
 
 
 def sinusoidal(length: int, width: int) -> np.ndarray:
@@ -135,20 +136,15 @@ def compare_orders(a: Analysis, b: Analysis) -> OrderComparison:
     )
 
 
-def _word_pieces(analysis: Analysis) -> list[tuple[tuple, list[int]]]:
-    """(key, token positions) per word, keyed by segment and the word's characters; each special token alone."""
-    groups: list[tuple[int, list[int]]] = []  # (word id, -1 for a special token; its positions)
-    for index, word in enumerate(analysis.word_ids.tolist()):
-        if word >= 0 and groups and groups[-1][0] == word:
-            groups[-1][1].append(index)
-        else:
-            groups.append((word, [index]))
-    return [(_word_key(analysis, word, pieces), pieces) for word, pieces in groups]
+def _word_pieces(analysis: Analysis) -> list[tuple[tuple, tuple[int, ...]]]:
+    """(key, token positions) per word (``tokenization.word_groups``), keyed by segment and the word's characters;
+    each special token alone."""
+    return [(_word_key(analysis, pieces), pieces) for pieces in word_groups(analysis.word_ids.tolist())]
 
 
-def _word_key(analysis: Analysis, word: int, pieces: list[int]) -> tuple:
-    if word < 0:
+def _word_key(analysis: Analysis, pieces: tuple[int, ...]) -> tuple:
+    if analysis.word_ids[pieces[0]] < 0:
         return "special", analysis.tokens[pieces[0]]
     segment = int(analysis.segment_ids[pieces[0]])
     text = analysis.text if segment == 0 else analysis.text_pair
-    return "word", segment, text[analysis.offsets[pieces[0], 0]:analysis.offsets[pieces[-1], 1]]
+    return "word", segment, text[slice(*word_span(analysis.offsets, pieces))]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import weakref
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 from tokenizers import PreTokenizedString, normalizers
@@ -316,9 +317,10 @@ def _piece_id(piece: str, added: bool, settings: _Settings) -> int | None:
 def _pieces_from_encoding(words: list[WordSteps], encoding) -> list[WordSteps]:
     """Give each word the tokens the tokenizer made from it (its word index is the split's index)."""
     grouped: list[list[str]] = [[] for _ in words]
-    for token, index in zip(encoding.tokens(), encoding.word_ids()):
-        if grouped and index is not None:
-            grouped[min(index, len(grouped) - 1)].append(token)
+    tokens, word_ids = encoding.tokens(), encoding.word_ids()
+    for pieces in word_groups(word_ids):
+        if grouped and word_ids[pieces[0]] is not None:
+            grouped[min(word_ids[pieces[0]], len(grouped) - 1)] += [tokens[p] for p in pieces]
     return [word if word.added else _with_pieces(word, tuple(pieces), (), unknown=False)
             for word, pieces in zip(words, grouped)]
 
@@ -478,18 +480,42 @@ class TokenRow:
 def token_rows(analysis) -> tuple[TokenRow, ...]:
     """The token table: token, id, source word and original characters, for every token of an analysis."""
     texts = (analysis.text, analysis.text_pair or "")
-    spans: dict[int, tuple[int, int]] = {}  # word -> (first character, last character + 1)
-    for word, (start, end) in zip(analysis.word_ids.tolist(), analysis.offsets.tolist()):
-        first, last = spans.get(word, (start, end))
-        spans[word] = (min(first, start), max(last, end))
+    word_ids = analysis.word_ids.tolist()
+    spans = {word_ids[pieces[0]]: word_span(analysis.offsets, pieces) for pieces in word_groups(word_ids)}
     return tuple(
         TokenRow(position=index, token=token, id=int(token_id), word=None if word < 0 else int(word),
                  word_text="" if special else texts[segment][slice(*spans[word])],
                  segment="AB"[segment], characters="" if special else texts[segment][start:end])
         for index, (token, token_id, word, segment, special, (start, end)) in enumerate(zip(
-            analysis.tokens, analysis.input_ids.tolist(), analysis.word_ids.tolist(), analysis.segment_ids.tolist(),
+            analysis.tokens, analysis.input_ids.tolist(), word_ids, analysis.segment_ids.tolist(),
             analysis.special_mask.tolist(), analysis.offsets.tolist()))
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Words: the one grouping of pieces into words the whole engine uses
+# ---------------------------------------------------------------------------------------------
+
+
+def word_groups(word_ids: Sequence[int | None],
+                sequence_ids: Sequence[int | None] | None = None) -> tuple[tuple[int, ...], ...]:
+    """Token positions of each word, words in the order of their first piece: a word's pieces share a group wherever
+    they stand, and each special token (word id None, or -1 as ``Analysis.word_ids`` has it) is a group of its own.
+
+    ``word_ids`` as a tokenizer gives them (``encoding.word_ids()``) or as ``Analysis.word_ids`` (counted across both
+    texts). A tokenizer counts the second text's words from 0 again, so pass its ``sequence_ids`` for a pair.
+    """
+    sequences = sequence_ids if sequence_ids is not None else [0] * len(word_ids)
+    groups: dict[tuple, list[int]] = {}  # (sequence, word) or ("special", position) -> positions; keeps first order
+    for position, (word, sequence) in enumerate(zip(word_ids, sequences)):
+        special = word is None or word < 0
+        groups.setdefault(("special", position) if special else (sequence, word), []).append(position)
+    return tuple(tuple(pieces) for pieces in groups.values())
+
+
+def word_span(offsets, pieces: Sequence[int]) -> tuple[int, int]:
+    """(start, end) characters of the word ``pieces`` make, in its own text, from ``offsets`` [T, 2]."""
+    return int(min(offsets[p][0] for p in pieces)), int(max(offsets[p][1] for p in pieces))
 
 
 def unknown_stretches(analysis, unk_token: str) -> tuple[str, ...]:

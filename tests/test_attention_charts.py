@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from bertviz_core import analyze
-from bertviz_core.attention import (ViewOptions, compare, head_statistics, norm_maps, rollout, token_views,
-                                    view_matrix)
+from bertviz_core.attention.comparison import compare
+from bertviz_core.attention.heads import head_statistics
+from bertviz_core.attention.rollout import norm_maps, rollout, token_views
+from bertviz_core.attention.views import ViewOptions, view_matrix
 from bertviz_core.charts.attention import (ISOLATE, OPEN_HEAD, difference_heatmap, head_grid, head_view, model_view,
                                            mosaic, pooled, strongest_links, token_comparison)
 from bertviz_core.charts.clicks import clicked

@@ -17,8 +17,8 @@ from bertviz_core.charts.mlm import (FATE_COLOURS, guesses_bars, lens_heatmap, l
 from bertviz_core.charts.positions import dimension_curves, pca_path, similarity_heatmap, table_heatmap
 from bertviz_core.positions import compare_orders, input_vectors
 from bertviz_core.vectors import cosine_similarity, pca
-from bertviz_core.meaning import (classify, sentence_embeddings, similarity_matrix, train_head,
-                                  word_across_sentences)
+from bertviz_core.classifier import classify, train_head
+from bertviz_core.meaning import sentence_embeddings, similarity_matrix, word_across_sentences
 from bertviz_core.mlm import (attention_masks, head_steps, logit_lens, mask_and_predict, recipe_run,
                               recipe_shares)
 from bertviz_core.qkv import head_arithmetic

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from bertviz_core.__main__ import main
+from bertviz_core.cli import main
 from bertviz_core.export import NPZ_KEYS
 
 
@@ -63,8 +63,8 @@ NURSE = "The nurse said that [MASK] was tired."
 @pytest.mark.parametrize("method", ["integrated_gradients", "value_zeroing"])
 def test_explain_json_gives_one_score_per_token_as_the_engine_does(offline, method, capsys):
     from bertviz_core import analyze
-    from bertviz_core.explain import attribute
-    from bertviz_core.target import mask_target
+    from bertviz_core.explain.attributions import attribute
+    from bertviz_core.explain.target import mask_target
 
     assert main(["explain", NURSE, "--model", "offline", "--method", method, "--target", "he", "--steps", "32",
                  "--json"]) == 0
@@ -81,7 +81,7 @@ def test_explain_json_gives_one_score_per_token_as_the_engine_does(offline, meth
 
 def test_ablate_json_is_fill_mask_after_ablation(offline, capsys):
     from bertviz_core import analyze
-    from bertviz_core.interventions import ablate
+    from bertviz_core.explain.interventions import ablate
 
     assert main(["ablate", NURSE, "--model", "offline", "--heads", "6:9,1:1", "--top-k", "3", "--json"]) == 0
     found = json.loads(capsys.readouterr().out)

@@ -19,7 +19,7 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 from bertviz_core import InputError, analyze, load_model
-from bertviz_core.__main__ import main
+from bertviz_core.cli import main
 from bertviz_core.corpus import CorpusIndex, CorpusIndexError, build_index, query_word, read_sentences, store
 from bertviz_core.corpus.library import UPLOADS, evict_uploads, index_folder, shipped_sentences, token_count
 from bertviz_core.corpus.encode import layer_vectors, split_token_ids

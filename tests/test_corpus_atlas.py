@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from bertviz_core import InputError, analyze, load_model
-from bertviz_core.__main__ import main
-from bertviz_core.attention import head_statistics
+from bertviz_core.cli import main
+from bertviz_core.attention.heads import head_statistics
 from bertviz_core.corpus import CorpusIndex, CorpusIndexError, build_index, read_sentences
 from bertviz_core.corpus.atlas import corpus_map, head_atlas, query_key_space
 from bertviz_core.corpus.heads import STATISTICS, TOP_SENTENCES
@@ -31,7 +31,7 @@ def tiny_index(tmp_path_factory, tiny_dirs):
 
 
 def per_sentence(model, text: str) -> np.ndarray:
-    """[L, H, S] statistics of one sentence, from attention.head_statistics and the attention matrices by hand."""
+    """[L, H, S] statistics of one sentence, from attention.heads.head_statistics and the attention matrices by hand."""
     analysis = analyze(model, text)
     stats = head_statistics(analysis)
     T = analysis.num_tokens

@@ -9,13 +9,14 @@ import pytest
 import torch
 
 from bertviz_core import InputError, analyze
-from bertviz_core.explain import (METHODS, attribute, faithfulness, ig_baseline_ids, removable,
+from bertviz_core.explain.attributions import (METHODS, attribute, faithfulness, ig_baseline_ids, removable,
                                   value_zeroed_scores)
-from bertviz_core.attention import mixed_attention
-from bertviz_core.hooks import Edits, intervening
-from bertviz_core.interventions import ablate, head_sweep, parse_heads, patch_activations, patched_scores
-from bertviz_core.meaning import sentence_embeddings, train_head
-from bertviz_core.target import class_target, mask_target, vocabulary_id
+from bertviz_core.attention.rollout import mixed_attention
+from bertviz_core.explain.hooks import Edits, intervening
+from bertviz_core.explain.interventions import ablate, head_sweep, parse_heads, patch_activations, patched_scores
+from bertviz_core.classifier import train_head
+from bertviz_core.meaning import sentence_embeddings
+from bertviz_core.explain.target import class_target, mask_target, vocabulary_id
 
 NURSE = "The nurse said that [MASK] was tired."
 MAN = "The man said that [MASK] was tired."

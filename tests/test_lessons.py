@@ -60,7 +60,7 @@ def test_heads_are_found_by_role_on_every_model(tiny_models, family):
     result = analyze(tiny_models[family], "The cat sat on the mat.")
     for role, (statistic, _) in ROLES.items():
         layer, head = role_head(result, role)
-        from bertviz_core.attention import head_statistics
+        from bertviz_core.attention.heads import head_statistics
         values = getattr(head_statistics(result), statistic)
         assert values[layer, head] == values.max()
 

@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from bertviz_core import InputError, analyze, analyze_many
-from bertviz_core.meaning import (classify, find_word, labelled_lines, nearest_words, occurrence_readings,
-                                  sentence_embeddings, similarity_matrix, train_head, word_across_sentences)
+from bertviz_core.classifier import classify, train_head
+from bertviz_core.meaning import (find_word, labelled_lines, nearest_words, occurrence_readings, sentence_embeddings,
+                                  similarity_matrix, word_across_sentences)
 
 BANK = ["I sat on the bank of the river.", "I deposited money at the bank.", "The bank raised interest rates."]
 POSITIVE = ["I loved this film.", "A wonderful, moving story.", "Brilliant acting and a great script.",
@@ -174,16 +175,25 @@ def test_head_learns_sentiment_on_frozen_embeddings(embedded):
     assert unseen[0, 0] > 0.5 > unseen[1, 0]
 
 
-def test_head_is_deterministic():
-    rng = np.random.default_rng(1)
-    x = np.concatenate([rng.normal(2, 1, size=(20, 16)), rng.normal(-2, 1, size=(20, 16))]).astype(np.float32)
-    labels = ["a"] * 20 + ["b"] * 20
-    first = train_head(x, labels, seed=3)
-    second = train_head(x, labels, seed=3)
-    np.testing.assert_array_equal(first.weight, second.weight)
-    np.testing.assert_array_equal(first.losses, second.losses)
-    assert first.train_accuracy == 1.0
-    np.testing.assert_allclose(classify(first, x[0]).sum(), 1.0, atol=1e-6)
+def test_head_is_the_fit_scikit_learn_finds_another_way():
+    """Three overlapping classes (centres one standard deviation apart): no line separates them, so the cross-entropy
+    has one minimum, and the head's full-batch Adam must reach what scikit-learn's unpenalised multinomial logistic
+    regression reaches by L-BFGS."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss
+
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.5, 0, 0, 0], [-0.5, 0.5, 0, 0], [0, -0.5, 0.5, 0]])
+    x = np.concatenate([rng.normal(centre, 1.0, size=(100, 4)) for centre in centres]).astype(np.float32)
+    labels = [label for label in "abc" for _ in range(100)]
+    head = train_head(x, labels, seed=3)
+    reference = LogisticRegression(C=1e10, max_iter=10_000, tol=1e-10).fit(x, labels)  # C this large: no penalty
+    assert head.labels == tuple(reference.classes_) and head.train_accuracy < 0.7  # the classes do overlap
+    np.testing.assert_allclose(classify(head, x), reference.predict_proba(x), atol=1e-3)
+    assert head.losses[-1] == pytest.approx(log_loss(labels, reference.predict_proba(x)), abs=1e-4)
+    again = train_head(x, labels, seed=3)  # and the same seed gives the same head
+    np.testing.assert_array_equal(again.weight, head.weight)
+    np.testing.assert_array_equal(again.losses, head.losses)
 
 
 def test_head_needs_two_labels_and_two_examples():

@@ -8,7 +8,7 @@ from transformers import BertTokenizerFast, RobertaTokenizer
 from bertviz_core.analysis import InputError
 from bertviz_core.loading import embedded_model_dir
 from bertviz_core import analyze
-from bertviz_core.tokenization import padded_input, tokenization_steps, token_rows
+from bertviz_core.tokenization import padded_input, token_rows, tokenization_steps, word_groups, word_span
 
 TEXTS = [
     "The quick brown fox jumps over the lazy dog.",
@@ -212,6 +212,41 @@ def test_over_long_words_are_unknown_without_look_ups(embedded):
     assert steps.max_word_chars == 100
     (long_word,) = [w for w in steps.words if len(w.word) == 101]
     assert long_word.unknown and not long_word.attempts and long_word.pieces == ("[UNK]",)
+
+
+WORD_TEXTS = [("The unaffable clerk, sadly, left.", None), ("Paris is lovely.", "Antidisestablishmentarianism won.")]
+"""One sentence and a pair; 'unaffable' and 'Antidisestablishmentarianism' break into several pieces in every
+vocabulary here."""
+
+
+def _words_of(encoding) -> dict[tuple, list[int]]:
+    """The tokenizer's own reading: (text, word) -> its token positions; each special token alone."""
+    found: dict[tuple, list[int]] = {}
+    for position, (word, sequence) in enumerate(zip(encoding.word_ids(), encoding.sequence_ids())):
+        found.setdefault(("special", position) if word is None else (sequence, word), []).append(position)
+    return found
+
+
+@pytest.mark.parametrize("family", ["offline", "bert", "distilbert", "roberta", "albert", "electra"])
+@pytest.mark.parametrize("text, pair", WORD_TEXTS)
+def test_word_groups_are_the_tokenizers_words(family, text, pair, tiny_models, offline):
+    model = offline if family == "offline" else tiny_models[family]
+    encoding = model.tokenizer(text, pair)
+    expected = sorted(sorted(positions) for positions in _words_of(encoding).values())
+    assert sorted(map(list, word_groups(encoding.word_ids(), encoding.sequence_ids()))) == expected
+    analysis = analyze(model, text, pair)
+    groups = word_groups(analysis.word_ids.tolist())
+    assert sorted(map(list, groups)) == expected  # Analysis.word_ids counts across both texts: no sequence ids needed
+    assert [pieces[0] for pieces in groups] == sorted(pieces[0] for pieces in groups)  # in order of first piece
+    texts = (analysis.text, analysis.text_pair)
+    words = {texts[analysis.segment_ids[p[0]]][slice(*word_span(analysis.offsets, p))].strip(): p
+             for p in groups if analysis.word_ids[p[0]] >= 0}
+    long = "unaffable" if pair is None else "Antidisestablishmentarianism"
+    assert len(words[long]) > 1  # one word, several pieces
+
+def test_word_groups_join_a_words_pieces_wherever_they_stand():
+    assert word_groups([None, 0, 1, 0, None]) == ((0,), (1, 3), (2,), (4,))
+    assert word_groups([-1, 0, 0, -1, 0, -1], [None, 0, 0, None, 1, None]) == ((0,), (1, 2), (3,), (4,), (5,))
 
 
 def test_unknown_stretches_are_the_characters_read_as_unk(offline, tiny_models):

@@ -8,7 +8,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..analysis import Analysis
-from ..attention import MatrixView, TokenViews, view_matrix
+from ..attention.rollout import TokenViews
+from ..attention.views import MatrixView, view_matrix
 from .clicks import click_data
 from .labels import token_labels
 

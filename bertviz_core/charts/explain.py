@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from ..explain import METHODS, Attribution, Faithfulness
-from ..interventions import HeadSweep, Patching
+from ..explain.attributions import METHODS, Attribution, Faithfulness
+from ..explain.interventions import HeadSweep, Patching
 from .clicks import head_cells
 from .labels import safe_text, token_labels
 

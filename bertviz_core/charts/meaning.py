@@ -7,7 +7,8 @@ from itertools import combinations
 import numpy as np
 import plotly.graph_objects as go
 
-from ..meaning import SenseGap, TrainedHead, WordAcrossSentences
+from ..classifier import TrainedHead
+from ..meaning import SenseGap, WordAcrossSentences
 from .labels import safe_text
 
 _MARGIN = dict(l=20, r=20, t=50, b=20)

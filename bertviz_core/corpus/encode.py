@@ -13,8 +13,9 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from ..attention import is_punctuation
+from ..attention.views import is_punctuation
 from ..loading import LoadedModel
+from ..tokenization import word_groups, word_span
 from .heads import STATISTICS, batch_statistics
 from .text import Sentences
 
@@ -239,9 +240,5 @@ def _sentence_rows(encodings, sentences: Sentences, index: int, first_id: int) -
 
 def _word_spans(words: list[int | None], offsets: list[tuple[int, int]]) -> dict[int, tuple[int, int]]:
     """Word index -> (start, end) character span of the whole word its pieces make."""
-    spans: dict[int, tuple[int, int]] = {}
-    for word, (start, end) in zip(words, offsets):
-        if word is not None:
-            first, last = spans.get(word, (start, end))
-            spans[word] = (min(first, start), max(last, end))
-    return spans
+    return {words[pieces[0]]: word_span(offsets, pieces) for pieces in word_groups(words)
+            if words[pieces[0]] is not None}

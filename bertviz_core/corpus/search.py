@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from ..analysis import Analysis, InputError
 from ..loading import LoadedModel
+from ..tokenization import word_groups, word_span
 from .encode import METADATA, token_ids
 from .store import RERANK, CorpusIndexError, Manifest, check_model, read_manifest, read_metadata
 
@@ -243,9 +244,9 @@ def query_word(analysis: Analysis, token: int) -> str:
     """The whole word token ``token`` is part of, as written (a special token stands for itself)."""
     if analysis.special_mask[token]:
         return analysis.tokens[token]
-    pieces = (analysis.word_ids == analysis.word_ids[token]) & (analysis.segment_ids == analysis.segment_ids[token])
+    pieces = next(group for group in word_groups(analysis.word_ids.tolist()) if token in group)
     text = analysis.text_pair if analysis.segment_ids[token] else analysis.text
-    return text[int(analysis.offsets[pieces, 0].min()):int(analysis.offsets[pieces, 1].max())]
+    return text[slice(*word_span(analysis.offsets, pieces))]
 
 
 def _clusters(vectors: np.ndarray, groups: int | None) -> tuple[np.ndarray, float | None]:

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .analysis import Analysis, HoldsArrays, InputError, frozen_array
-from .attention import mixed_attention, rollout, spearman, summed_norm_map
+from ..analysis import Analysis, HoldsArrays, InputError, frozen_array
+from ..attention.rollout import mixed_attention, rollout, spearman, summed_norm_map
+from ..loading import LoadedModel
 from .hooks import Edits, intervening
-from .loading import LoadedModel
 from .target import (BATCH_ROWS, Inputs, Progress, Target, batches, inputs_of, last_hidden, output_logits,
                      target_scores, word_embeddings)
 

@@ -14,9 +14,9 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from .analysis import Analysis, InputError
-from .loading import LoadedModel
-from .meaning import TrainedHead
+from ..analysis import Analysis, InputError
+from ..loading import LoadedModel
+from ..classifier import TrainedHead
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` after each batch of a long computation."""

@@ -1,5 +1,6 @@
-"""Edits inside the shared model's forward pass, as hooks that act only in the thread that set them and are always
-removed: value vectors, heads' context vectors, and the hidden state entering or leaving a layer.
+"""Hooks inside the shared model's forward pass that act only in the thread that set them (``owned``) and are always
+removed: edits of value vectors, heads' context vectors and the hidden state entering or leaving a layer
+(``intervening``), and the outputs ``analyze`` copies out as they are made (``watching``).
 
 The model is one object shared by every visitor. Callers hold ``model.lock`` while the hooks are set, so no other
 forward pass runs meanwhile; the hooks also pass through any call from another thread (the Q/K/V views call the
@@ -17,7 +18,7 @@ from typing import Callable
 
 import torch
 
-from .loading import LoadedModel
+from ..loading import LoadedModel
 
 Edit = Callable[[int, torch.Tensor], torch.Tensor]
 """(0-based layer, tensor [B, T, ...]) -> the tensor to use instead (it may be the same one, changed in place)."""
@@ -53,10 +54,9 @@ def intervening(model: LoadedModel, edits: Edits):
     calls: dict[tuple[str, int], int] = {}  # (place, id(module)) -> its calls so far in this forward pass
 
     def restart(module, args, kwargs):
-        if threading.get_ident() == owner:
-            calls.clear()
+        calls.clear()
 
-    handles = [model.encoder.register_forward_pre_hook(restart, with_kwargs=True)]
+    handles = [model.encoder.register_forward_pre_hook(owned(restart, owner), with_kwargs=True)]
     try:
         layers = model.layout.layers(model.encoder)
         for place, (find, where) in PLACES.items():
@@ -66,7 +66,7 @@ def intervening(model: LoadedModel, edits: Edits):
             modules = [find(model, layer) for layer in layers]
             for module in {id(m): m for m in modules}.values():
                 served = [n for n, m in enumerate(modules) if m is module]
-                hook = _hook(edit, where, owner, served, calls, (place, id(module)))
+                hook = owned(_hook(edit, where, served, calls, (place, id(module))), owner)
                 handles.append(module.register_forward_pre_hook(hook, with_kwargs=True) if where == "input"
                                else module.register_forward_hook(hook))
         yield
@@ -75,7 +75,7 @@ def intervening(model: LoadedModel, edits: Edits):
             handle.remove()
 
 
-def _hook(edit: Edit, where: str, owner: int, served: list[int], calls: dict, key: tuple):
+def _hook(edit: Edit, where: str, served: list[int], calls: dict, key: tuple):
     """A forward (pre-)hook applying ``edit`` to the first tensor in (or out) for the layer of this call."""
 
     def layer() -> int:
@@ -84,17 +84,35 @@ def _hook(edit: Edit, where: str, owner: int, served: list[int], calls: dict, ke
         return served[done % len(served)]
 
     def on_input(module, args, kwargs):
-        if threading.get_ident() != owner:
-            return None
         if args:
             return (edit(layer(), args[0]), *args[1:]), kwargs
         return args, {**kwargs, "hidden_states": edit(layer(), kwargs["hidden_states"])}
 
     def on_output(module, args, output):
-        if threading.get_ident() != owner:
-            return None
         if isinstance(output, tuple):
             return (edit(layer(), output[0]), *output[1:])
         return edit(layer(), output)
 
     return on_input if where == "input" else on_output
+
+
+def owned(hook: Callable, owner: int) -> Callable:
+    """``hook`` acting only in the thread ``owner``: any other thread's call through the shared model passes by."""
+
+    def guarded(*args, **kwargs):
+        return hook(*args, **kwargs) if threading.get_ident() == owner else None
+
+    return guarded
+
+
+@contextlib.contextmanager
+def watching(hooks: list[tuple[torch.nn.Module, Callable]]):
+    """Each (module, hook): inside the block, the hook sees the module's outputs in this thread's forward passes;
+    removed however the block ends."""
+    owner = threading.get_ident()
+    handles = [module.register_forward_hook(owned(hook, owner)) for module, hook in hooks]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .analysis import Analysis, HoldsArrays, InputError, MaskPrediction, frozen_array, mask_predictions
+from ..analysis import Analysis, HoldsArrays, InputError, MaskPrediction, frozen_array, mask_predictions
+from ..loading import LoadedModel
 from .hooks import Edit, Edits, intervening
-from .loading import LoadedModel
 from .target import BATCH_ROWS, Progress, Target, batches, inputs_of, last_hidden, output_logits, target_scores
 
 PATCH_MAX_TOKENS = 64

@@ -1,0 +1,6 @@
+"""Is attention an explanation? What one prediction depends on, found by the model's own forward passes.
+
+``target`` names what is explained (a masked word's logit, a trained class), ``hooks`` edits inside the shared
+model's forward pass (thread-owned, always removed), ``attributions`` scores the input tokens eight ways and measures
+how faithful each is, ``interventions`` ablates heads, sweeps them and patches hidden states.
+"""
