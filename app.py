@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app_pages.catalog import HOME, SECTIONS, in_section
-from app_pages.compute import configure_server_process, return_freed_memory, settled_after_first_run
+from app_pages.compute import configure_server_process, return_freed_memory, settled_after_first_run, shelf
 from app_pages.figures import start_run
 from app_pages.sidebar import LENS, sidebar
 from app_pages.state import PAGE
@@ -17,8 +17,12 @@ sections = {section: [st.Page(p.script, title=p.title, icon=p.icon, url_path=p.u
 # box below a laptop screen's fold (1366 x 768). Home lists every page, section by section.
 page = st.navigation(sections, position="top")
 st.session_state[PAGE] = page.url_path  # the URL names this page may use (state.py) follow from it
-st.session_state[LENS] = sidebar()
-start_run()
-page.run()
-settled_after_first_run(page.url_path)
+with shelf().run():  # the models this run uses are not sent away under it
+    try:
+        st.session_state[LENS] = sidebar()
+        start_run()
+        page.run()
+        settled_after_first_run(page.url_path)
+    finally:
+        st.session_state.pop(LENS, None)  # an idle session must not keep alive a model the server has sent away
 return_freed_memory()  # what drawing the page needed (figures, tables) is freed now; hand it back

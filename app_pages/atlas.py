@@ -85,20 +85,6 @@ def head_atlas_view() -> None:
         show_sentence_head(index.sentences[top[0][0]], layer, head)
 
 
-def projected(layer: int, head: int, projection: str):
-    """The query/key space; UMAP (up to a minute, once per layer, head and corpus) with a bar over its epochs."""
-    if projection != "UMAP":
-        return query_key_space(model, index, layer, head)
-    bar = st.progress(0.0, text="UMAP: finding each point's neighbours…")
-
-    def progress(done: int, total: int) -> None:
-        bar.progress(done / max(total, 1), text=f"UMAP: laying out the points, epoch {done} of {total}")
-
-    space = query_key_space(model, index, layer, head, projection="UMAP", progress=progress)
-    bar.empty()
-    return space
-
-
 def query_key_view() -> None:
     st.markdown(f"Every token of a sample of the corpus (whole sentences, up to {QUERY_KEY_POINTS:,} points) as this "
                 "head's query and as its key, in one plane (AttentionViz, Yeh et al. 2023), where a query tends to lie "
@@ -111,8 +97,13 @@ def query_key_view() -> None:
     head = url_index("head", "Head", model.num_heads, column=middle)
     colouring = url_choice("atlas_color", "Colour by", list(COLOURINGS), COLOURINGS[0], column=right)
     projection = url_choice("atlas_projection", "Projection", list(PROJECTIONS), "PCA", column=last)
-    space = compute.derived(("query/key space", str(index.directory), layer, head, projection),
-                            "Projecting queries and keys…", lambda: projected(layer, head, projection))
+    key = ("query/key space", str(index.directory), layer, head, projection)
+    if projection == "UMAP":  # up to a minute, once per layer, head and corpus: heavy work, with a bar
+        space = compute.progressing(key, "UMAP: laying out the points, epoch", lambda progress: query_key_space(
+            model, index, layer, head, projection="UMAP", progress=progress))
+    else:
+        space = compute.derived(key, "Projecting queries and keys…",
+                                lambda: query_key_space(model, index, layer, head))
     chart(st, compute.figure(("atlas qk", str(index.directory), layer, head, colouring, projection),
                                    lambda: query_key_scatter(space, colouring)),
                     key="atlas_qk", on_select="rerun", selection_mode="points")

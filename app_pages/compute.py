@@ -21,29 +21,40 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from bertviz_core import Analysis, LoadedModel, ModelLoadError, analysis_key, analyze, analyze_many, load_model
+from bertviz_core.analysis import analysis_bytes
 from bertviz_core.attention.rollout import NormMaps, norm_maps
-from bertviz_core.cache import BoundedCache
+from bertviz_core.admission import Admission
+from bertviz_core.cache import BoundedCache, MemoryBudget, ModelShelf
 from bertviz_core.charts import figure_bytes
-from bertviz_core.loading import ModelTooLarge, default_choice, weight_bytes
+from bertviz_core.loading import default_choice, expected_bytes, weight_bytes
 
 if TYPE_CHECKING:  # the corpus modules (Parquet readers, index builds) are imported when the Corpus page first runs
     from bertviz_core.corpus import CorpusIndex, Sentences
 
-ANALYSIS_CACHE_MB = int(os.environ.get("BERT_LENS_CACHE_MB", "400"))
-RESULTS_CACHE_MB = 100
-FIGURES_CACHE_MB = 30  # two dozen 512-token heatmaps or hundreds of short ones, within the server's 1.5 GB
-CORPUS_CACHE_MB = 150  # open corpus indexes: each holds its metadata and at most CORPUS_LAYERS layers' FAISS index
 CORPUS_LAYERS = 1
 
 Result = TypeVar("Result")
 
 
-@st.cache_resource(max_entries=3, show_spinner="Loading the model (first time only)…")
-def cached_model(spec: str, _max_bytes: int | None = None) -> LoadedModel:
-    """One model object per spec for the whole server process, shared by every session. A model not loaded yet is
-    refused, before loading, above ``_max_bytes`` (default: the per-model limit); a loaded one is found whatever
-    the limit (callers that pass one check the size themselves)."""
-    return load_model(spec, max_bytes=max_model_bytes() if _max_bytes is None else _max_bytes)
+def setting(name: str, default: int) -> int:
+    """A number the operator may set in the environment (BERT_LENS_...)."""
+    return int(os.environ.get(name, default))
+
+
+@st.cache_resource
+def budget() -> MemoryBudget:
+    """The server's one memory budget (BERT_LENS_MEMORY_MB, default 2,200 MB: Community Cloud restarts an app that
+    passes about 2.7 GB). Models, libraries and work under way take what they need; every cache below shares the
+    rest, the least recently used entry of any of them shed first."""
+    return MemoryBudget(setting("BERT_LENS_MEMORY_MB", 2200) * 1_000_000, hand_back=return_freed_memory)
+
+
+@st.cache_resource
+def shelf() -> ModelShelf:
+    """The models this server keeps loaded, shared by every session: the default, and at most
+    BERT_LENS_VISITOR_MODELS (default 1) that visitors chose, within the memory budget."""
+    return ModelShelf(lambda spec: load_model(spec, max_bytes=max_model_bytes()),
+                      visitors=setting("BERT_LENS_VISITOR_MODELS", 1), budget=budget(), expected_bytes=expected_bytes)
 
 
 @st.cache_resource(ttl=600, show_spinner="Looking for bert-base-uncased…")
@@ -56,26 +67,31 @@ def model_for(spec: str) -> LoadedModel:
     """The model a picker spec names. "Automatic" is resolved first, so it shares the copy loaded by name rather
     than holding a second one (440 MB for BERT-base)."""
     if spec:
-        return cached_model(spec)
+        return _shelved(spec)
     choice, reason = automatic_choice()
     try:
-        return replace(cached_model(choice), reason=reason)
+        return replace(_shelved(choice, default=True), reason=reason)
     except ModelLoadError:
-        return cached_model("")  # the engine's own fallbacks
+        return _shelved("", default=True)  # the engine's own fallbacks
+
+
+def _shelved(spec: str, default: bool = False) -> LoadedModel:
+    """From the shelf; a model not loaded yet is loaded under a message that says for whom and what it costs."""
+    if spec in shelf().resident():
+        return shelf().get(spec, default)
+    size = expected_bytes(spec)
+    cost = f", about {size / 1e6:,.0f} MB" if size else ""
+    with st.spinner(f"Loading {spec or 'the default model'} for you{cost} (first time only)…"):
+        return shelf().get(spec, default)
 
 
 def second_model(first: LoadedModel, spec: str) -> LoadedModel:
     """The other model of a comparison. The two models' weights together stay within the limit the operator sets:
     a pair over it is refused with the sizes, before the second is loaded."""
     limit, first_bytes = max_model_bytes(), weight_bytes(first)
-    try:
-        second = cached_model(spec, _max_bytes=max(0, limit - first_bytes))
-    except ModelTooLarge as error:
-        needed = error.needed
-    else:
-        needed = weight_bytes(second)
-        if first_bytes + needed <= limit:
-            return second
+    needed = expected_bytes(spec)
+    if first_bytes + needed <= limit:
+        return _shelved(spec)
     raise ModelLoadError(f"{first.name} needs {first_bytes / 1e6:,.0f} MB and '{spec}' {needed / 1e6:,.0f} MB for "
                          f"their weights, {(first_bytes + needed) / 1e6:,.0f} MB together; this server holds at most "
                          f"{limit / 1e6:,.0f} MB of models for a comparison (BERT_LENS_MAX_MODEL_MB).")
@@ -84,27 +100,32 @@ def second_model(first: LoadedModel, spec: str) -> LoadedModel:
 def max_model_bytes() -> int:
     """Bigger models are refused before loading. The default, 1,500 MB, admits BERT-large (1.3 GB of weights);
     the operator sets another with BERT_LENS_MAX_MODEL_MB."""
-    return int(os.environ.get("BERT_LENS_MAX_MODEL_MB", "1500")) * 1_000_000
+    return setting("BERT_LENS_MAX_MODEL_MB", 1500) * 1_000_000
 
 
 @st.cache_resource
 def analysis_cache() -> BoundedCache:
-    """One cache for all sessions, bounded by bytes only: analyses are frozen, so sessions share them without
+    """One cache for all sessions, within the memory budget: analyses are frozen, so sessions share them without
     copying, and a page that needs many short ones (Applications reads fourteen) gets them all."""
-    return BoundedCache(max_bytes=ANALYSIS_CACHE_MB * 1_000_000)
+    return BoundedCache(None, budget=budget())
 
 
 @st.cache_resource
 def results_cache() -> BoundedCache:
-    """Results derived from analyses (masked runs, recipe draws, norm maps, readings), shared by all sessions; kept
-    apart so that many of them never push the analyses themselves out."""
-    return BoundedCache(max_bytes=RESULTS_CACHE_MB * 1_000_000)
+    """Results derived from analyses (masked runs, recipe draws, norm maps, readings), shared by all sessions."""
+    return BoundedCache(None, budget=budget())
 
 
 def analysis(model: LoadedModel, text: str, pair: str | None = None) -> Analysis:
     """The analysis of ``text`` (and ``pair``): found, or run once for everyone under a spinner."""
     return _cached(analysis_cache(), analysis_key(model, text, pair), "Running the model…",
-                   lambda: analyze(model, text, pair))
+                   lambda: _analysed(model, text, pair))
+
+
+def _analysed(model: LoadedModel, text: str, pair: str | None = None) -> Analysis:
+    """A new analysis, once the memory it will keep has room (or refused with the numbers, as bad input is)."""
+    budget().make_room(analysis_bytes(model, text, pair), what="The analysis of this text")
+    return analyze(model, text, pair)
 
 
 def analyses(model: LoadedModel, texts: list[str]) -> list[Analysis]:
@@ -119,7 +140,7 @@ def analyses(model: LoadedModel, texts: list[str]) -> list[Analysis]:
 
 
 def _found_or_run(model: LoadedModel, text: str) -> Analysis:
-    return analysis_cache().get_or_compute(analysis_key(model, text), lambda: analyze(model, text))
+    return analysis_cache().get_or_compute(analysis_key(model, text), lambda: _analysed(model, text))
 
 
 def derived(key: tuple, message: str, compute: Callable[[], Result]) -> Result:
@@ -129,26 +150,44 @@ def derived(key: tuple, message: str, compute: Callable[[], Result]) -> Result:
 
 
 def progressing(key: tuple, message: str, compute: Callable[[Callable[[int, int], None]], Result]) -> Result:
-    """Like ``derived``, for a computation that takes seconds: a miss shows a progress bar, which ``compute`` moves
-    by calling its argument with (done, total)."""
+    """Like ``derived``, for heavy work (seconds to a minute): a miss waits for its turn (``in_turn``), then shows
+    a progress bar, which ``compute`` moves by calling its argument with (done, total)."""
     found = results_cache().get(key)
     if found is not None:
         return found
     bar = st.progress(0.0, text=message)
 
     def progress(done: int, total: int) -> None:
-        bar.progress(done / total, text=f"{message} {done:,} of {total:,}")
+        bar.progress(done / max(total, 1), text=f"{message} {done:,} of {total:,}")
 
-    result = results_cache().get_or_compute(key, lambda: compute(progress))
+    result = results_cache().get_or_compute(key, lambda: in_turn(key[0], bar, lambda: compute(progress)))
     bar.empty()
     return_freed_memory()
     return result
 
 
 @st.cache_resource
+def admission() -> Admission:
+    """Heavy work runs BERT_LENS_HEAVY_JOBS at a time (default 1: on two cores a second job only slows the first)."""
+    return Admission(setting("BERT_LENS_HEAVY_JOBS", 1))
+
+
+def in_turn(kind: str, bar, run: Callable[[], Result]) -> Result:
+    """``run()`` once heavy work ahead of it has finished, telling the visitor their place on ``bar`` meanwhile. A
+    visitor who leaves (or changes the page) leaves the line at the next update: nothing runs for them."""
+
+    def waiting(ahead: int, seconds: float) -> None:
+        bar.progress(0.0, text=f"Waiting for a turn: {ahead} heavy job{'s' * (ahead != 1)} ahead, about "
+                               f"{seconds:,.0f} s. Other pages keep working meanwhile.")
+
+    with admission().turn(kind, waiting):
+        return run()
+
+
+@st.cache_resource
 def figures_cache() -> BoundedCache:
     """Figures shared by every session that shows the same thing, each counted by the arrays it holds."""
-    return BoundedCache(max_bytes=FIGURES_CACHE_MB * 1_000_000, size=figure_bytes)
+    return BoundedCache(None, size=figure_bytes, budget=budget())
 
 
 def figure(key: tuple, build: Callable[[], go.Figure]) -> go.Figure:
@@ -161,7 +200,7 @@ def figure(key: tuple, build: Callable[[], go.Figure]) -> go.Figure:
 def corpus_indexes() -> BoundedCache:
     """Corpus indexes opened for searching, shared by every session; a build under way is found here too, so a
     second visitor waits for it instead of starting another."""
-    return BoundedCache(max_bytes=CORPUS_CACHE_MB * 1_000_000)
+    return BoundedCache(None, budget=budget())
 
 
 def corpus_index(model: LoadedModel, sentences: Sentences, folder: Path) -> CorpusIndex:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from bertviz_core import Analysis, InputError, LoadedModel, ModelLoadError
-from bertviz_core.loading import is_local_spec
+from bertviz_core.loading import EMBEDDED_ALIASES, OFFLINE_MLM_ALIASES, is_local_spec
 from bertviz_core.tokenization import unknown_stretches
 from app_pages import compute
 from app_pages.state import seeded, set_url, url
@@ -102,10 +102,28 @@ def local_paths_allowed() -> bool:
 
 
 def allowed(spec: str) -> str:
-    if is_local_spec(spec) and not local_paths_allowed():
-        raise ModelLoadError("Loading models from this server's folders is switched off here. The person running "
-                             "the app can allow it with BERT_LENS_ALLOW_LOCAL_PATHS=1.")
-    return spec
+    """``spec``, if this server lets visitors load it: folders where the operator allows them, hub ids named in
+    BERT_LENS_MODELS (a comma-separated list, or ``any``; by default the presets and the shipped models)."""
+    if is_local_spec(spec):
+        if not local_paths_allowed():
+            raise ModelLoadError("Loading models from this server's folders is switched off here. The person running "
+                                 "the app can allow it with BERT_LENS_ALLOW_LOCAL_PATHS=1.")
+        return spec
+    listed = os.environ.get("BERT_LENS_MODELS", "").strip()
+    if not spec or listed.lower() == "any":  # "Automatic" is the operator's own default
+        return spec
+    names = [name.strip() for name in listed.split(",") if name.strip()] or [*PRESETS.values()]
+    if spec.lower() in {name.lower() for name in names} | _aliases_of(names):
+        return spec
+    choices = ", ".join(name for name in names if name)
+    raise ModelLoadError(f"This server lets visitors choose among {choices}. The person running the app can allow "
+                         "other models with BERT_LENS_MODELS.")
+
+
+def _aliases_of(names: list[str]) -> set[str]:
+    """Every name the shipped models go by, for those of them that ``names`` lists by any of their names."""
+    lowered = {name.lower() for name in names}
+    return set().union(*(aliases for aliases in (EMBEDDED_ALIASES, OFFLINE_MLM_ALIASES) if aliases & lowered))
 
 
 def _previous_model() -> LoadedModel | None:

@@ -134,6 +134,19 @@ def analysis_key(model: LoadedModel, text: str, text_pair: str | None = None) ->
     return model.location, normalised_text(model, text), normalised_text(model, text_pair) or None
 
 
+def analysis_bytes(model: LoadedModel, text: str, text_pair: str | None = None, max_length: int = 512) -> int:
+    """The memory ``analyze`` will keep for this text, known before it runs (the tokenizer alone): attention weights
+    [L, H, T, T], hidden states [L + 1, T, D], the three input parts [T, E] and the position table, all float32,
+    and seven int64 values per token (ids, word ids, offsets, ...)."""
+    _, text, text_pair = analysis_key(model, text, text_pair)
+    limit = max(2, min(int(max_length), model.max_tokens))
+    tokens = len(model.tokenizer(text, text_pair, truncation=True, max_length=limit, verbose=False)["input_ids"])
+    config, table = model.config, model.encoder.embeddings.position_embeddings.weight  # [P, E]
+    hidden = config.num_hidden_layers + 1, tokens, config.hidden_size
+    return 4 * (model.num_layers * model.num_heads * tokens * tokens + int(np.prod(hidden))
+                + 3 * tokens * table.shape[1] + table.numel()) + 7 * 8 * tokens
+
+
 def analyze(
     model: LoadedModel,
     text: str,

@@ -20,6 +20,7 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Any, Callable, Hashable, Iterator
 
+from .analysis import InputError
 from .loading import ModelLoadError
 
 _uses = itertools.count()
@@ -132,7 +133,7 @@ def resident_bytes() -> int:
         return 0
 
 
-class OverBudget(ValueError):
+class OverBudget(InputError):
     """What was asked for cannot fit in the server's memory budget, even with every cache emptied."""
 
 

@@ -451,6 +451,21 @@ def estimated_parameters(config) -> int:
     return embeddings + projection + distinct_layers * layer
 
 
+def expected_bytes(spec: str) -> int:
+    """The float32 weights the model ``spec`` names would need, from its configuration alone, before any weights are
+    read or downloaded; 0 for the default (chosen while loading) or where the configuration cannot be read here
+    (loading it then says why)."""
+    spec = (spec or "").strip()
+    location = {**dict.fromkeys(EMBEDDED_ALIASES, str(embedded_model_dir())),
+                **dict.fromkeys(OFFLINE_MLM_ALIASES, str(OFFLINE_MLM_DIR))}.get(spec.lower(), spec)
+    try:
+        if not spec or not (is_local_spec(location) or in_hub_cache(location) or hub_reachable()):
+            return 0
+        return 4 * estimated_parameters(AutoConfig.from_pretrained(location, trust_remote_code=False))
+    except (OSError, ValueError, KeyError, AttributeError):
+        return 0
+
+
 def weight_bytes(model: LoadedModel) -> int:
     """The float32 weights of a loaded model, as the size limit counts them."""
     return 4 * estimated_parameters(model.config)

@@ -4,6 +4,7 @@ import torch
 from transformers import AutoModel, AutoTokenizer, pipeline
 
 from bertviz_core import Analysis, InputError, analyze, load_model
+from bertviz_core.analysis import analysis_bytes
 
 from tiny_models import FAMILIES
 
@@ -167,3 +168,11 @@ def test_embedded_attention_equals_transformers(embedded):
     result = analyze(embedded, SENTENCE)
     reference = reference_outputs(embedded.location, SENTENCE)
     np.testing.assert_allclose(result.attentions, torch.stack(reference.attentions)[:, 0].numpy(), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("text, pair", [("The [MASK] sat on the mat.", None), ("word " * 600, None),
+                                        ("A cat.", "A dog.")])
+def test_the_memory_an_analysis_keeps_is_known_before_it_runs(tiny_models, offline, text, pair):
+    for model in (*tiny_models.values(), offline):
+        expected = analysis_bytes(model, text, pair)
+        assert expected == pytest.approx(analyze(model, text, pair).nbytes, rel=0.01), model.name

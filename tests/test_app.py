@@ -186,10 +186,25 @@ def test_automatic_shares_the_copy_loaded_by_name():
     assert automatic.reason.startswith("Offline") and by_name.reason.startswith("Chosen by name")
 
 
-def test_a_name_that_is_no_hub_id_gets_a_message():
+def test_a_name_that_is_no_hub_id_gets_a_message(monkeypatch):
+    monkeypatch.setenv("BERT_LENS_MODELS", "any")
     app = open_app(text="Cats chase mice.", model="https://huggingface.co/bert-base-uncased")
     assert any("neither a hub id" in error.value.replace("\\", "") for error in app.sidebar.error)
     assert {m.label: m.value for m in app.metric}["Layers"] == default_layers()
+
+
+def test_visitors_choose_among_the_models_the_operator_allows(monkeypatch):
+    """A hosted server lets visitors load the presets and the shipped models unless the operator lists others."""
+    refused = open_app(text="Cats chase mice.", model="some-org/some-model")
+    assert any("lets visitors choose among bert-base-uncased, distilbert-base-uncased, roberta-base, albert-base-v2, "
+               "google/electra-small-generator, offline, embedded" in error.value.replace("\\", "")
+               for error in refused.sidebar.error)
+    assert {m.label: m.value for m in refused.metric}["Layers"] == default_layers()
+    monkeypatch.setenv("BERT_LENS_MODELS", "embedded")
+    shipped = open_app(text="Cats chase mice.", model="all-MiniLM-L6-v2")  # allowed by another of its names
+    assert not shipped.sidebar.error and "all-MiniLM-L6-v2" in shipped.sidebar.info[0].value
+    assert any("choose among embedded" in error.value for error in
+               open_app(text="Cats chase mice.", model="offline").sidebar.error)
 
 
 def test_masked_lm_results_are_computed_once(monkeypatch):
@@ -364,7 +379,8 @@ def test_compare_page_shows_both_models_tokens_guesses_views_and_their_cka():
     ("/etc", "switched off"),
     ("", "Name a second model"),
 ])
-def test_compare_page_answers_a_bad_second_model(model_b, message):
+def test_compare_page_answers_a_bad_second_model(monkeypatch, model_b, message):
+    monkeypatch.setenv("BERT_LENS_MODELS", "any")  # the hub id is refused by the loader, not the operator's list
     app = open_app("app_pages/compare.py", model="offline", model_b=model_b)
     assert any(message in text for text in info_texts(app)), info_texts(app)
 
