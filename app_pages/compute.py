@@ -24,6 +24,7 @@ from bertviz_core.attention import NormMaps, norm_maps
 from bertviz_core.cache import BoundedCache
 from bertviz_core.charts import figure_bytes
 from bertviz_core.loading import ModelTooLarge, default_choice, weight_bytes
+from bertviz_core.facts import ModelFacts, model_facts
 
 if TYPE_CHECKING:  # FAISS and Parquet cost a server 33 MB: imported when the Corpus page first runs
     from bertviz_core.corpus import CorpusIndex, Sentences
@@ -127,6 +128,11 @@ def derived(key: tuple, message: str, compute: Callable[[], Result]) -> Result:
     """A result computed from analyses or the model, once for everyone. ``key`` starts with the result's name and
     holds the ``Analysis.key`` of what it was computed from, then its own settings."""
     return _cached(results_cache(), key, message, compute)
+
+
+def facts(model: LoadedModel) -> ModelFacts:
+    """What the loaded model's checkpoint says about it (pooler, heads, tables, tokenizer), read once per model."""
+    return derived(("facts", model.location, model.source), "Reading the checkpoint…", lambda: model_facts(model))
 
 
 def progressing(key: tuple, message: str, compute: Callable[[Callable[[int, int], None]], Result]) -> Result:
