@@ -5,8 +5,10 @@ from dataclasses import asdict
 import streamlit as st
 
 from bertviz_core import model_summary
-from bertviz_core.anatomy import CASED_VOCABULARY, PRETRAINING, comparison_rows
+from bertviz_core.anatomy import CASED_VOCABULARY, comparison_rows
 from bertviz_core.charts.anatomy import architecture_diagram, parameter_chart
+from bertviz_core.facts import pooler_sentence
+from app_pages import compute
 from app_pages.sidebar import current_lens
 from app_pages.figures import chart
 
@@ -33,15 +35,14 @@ st.caption("Every number comes from the loaded model's configuration and weights
               "layers), so they are counted once." if summary.weight_sets < summary.layers else ""))
 
 counted = any(component == "pooler" for component, _ in summary.parameters)
-if counted or (summary.has_mlm_head and summary.family in ("bert", "roberta", "albert")):
-    task = PRETRAINING[summary.family].sentence_task
+facts = compute.facts(current_lens().model)
+if facts.has_pooler or counted:
     st.caption(f"The pooler is a {summary.hidden_size} x {summary.hidden_size} dense layer and tanh on the first "
-               "token's vector. "
-               + (f"Pre-training trained it for {task}; classifiers fine-tuned from the model often start from it. "
-                  if task else "This family's pre-training has no sentence task, so nothing in pre-training "
-                               "trained it. ")
+               f"token's vector. {pooler_sentence(facts)} "
                + ("It is counted above." if counted else "Not counted above: the masked-LM model class does not "
                                                          "load it."))
+else:
+    st.caption(pooler_sentence(facts))
 
 st.subheader("Compared with the original BERT")
 st.dataframe([asdict(row) for row in comparison_rows(summary)], hide_index=True)

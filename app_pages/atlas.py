@@ -88,10 +88,10 @@ def head_atlas_view() -> None:
 def query_key_view() -> None:
     st.markdown(f"Every token of a sample of the corpus (whole sentences, up to {QUERY_KEY_POINTS:,} points) as this "
                 "head's query and as its key, in one plane (AttentionViz, Yeh et al. 2023), where a query tends to lie "
-                "near the keys it scores highest. The keys are shifted so that their centre is the queries' centre, "
-                "and both are scaled to the same mean length: neither changes any query's softmax. They come from the "
-                "index's stored layer inputs through the head's own weights, so nothing is run again. [SEP] is not in "
-                "the index, so it is not in the picture.")
+                "near the keys it scores highest. Queries and keys are scaled to the same spread, then the keys are "
+                "shifted so that their centre is the queries' centre: neither changes any query's softmax. They come "
+                "from the index's stored layer inputs through the head's own weights, so nothing is run again. The "
+                "special tokens ([CLS] and [SEP]) are not in the index, so they are not in the picture.")
     left, middle, right, last = st.columns(4)
     layer = url_index("layer", "Layer", model.num_layers, column=left)
     head = url_index("head", "Head", model.num_heads, column=middle)

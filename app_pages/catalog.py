@@ -34,7 +34,7 @@ PAGES = (
     PageInfo("app_pages/positions.py", "Positions", ":material/timeline:", "positions",
              "why order must be injected, learned versus sinusoidal", INSIDE, ("length", "width")),
     PageInfo("app_pages/inputs.py", "Building the input", ":material/add_circle:", "input",
-             "token + position + segment, then LayerNorm", INSIDE),
+             "token + position (+ segment, where the model has one), then LayerNorm", INSIDE),
     PageInfo("app_pages/architecture.py", "Architecture", ":material/account_tree:", "architecture",
              "the model's blocks and where its parameters are", INSIDE),
     PageInfo("app_pages/qkv.py", "Query, key, value", ":material/calculate:", "qkv",

@@ -26,6 +26,7 @@ from bertviz_core.attention.rollout import NormMaps, norm_maps
 from bertviz_core.admission import Admission
 from bertviz_core.cache import BoundedCache, MemoryBudget, ModelShelf
 from bertviz_core.charts import figure_bytes
+from bertviz_core.facts import ModelFacts, model_facts
 from bertviz_core.loading import default_choice, expected_bytes, weight_bytes
 
 if TYPE_CHECKING:  # the corpus modules (Parquet readers, index builds) are imported when the Corpus page first runs
@@ -147,6 +148,11 @@ def derived(key: tuple, message: str, compute: Callable[[], Result]) -> Result:
     """A result computed from analyses or the model, once for everyone. ``key`` starts with the result's name and
     holds the ``Analysis.key`` of what it was computed from, then its own settings."""
     return _cached(results_cache(), key, message, compute)
+
+
+def facts(model: LoadedModel) -> ModelFacts:
+    """What the loaded model's checkpoint says about it (pooler, heads, tables, tokenizer), read once per model."""
+    return derived(("facts", model.location, model.source), "Reading the checkpoint…", lambda: model_facts(model))
 
 
 def progressing(key: tuple, message: str, compute: Callable[[Callable[[int, int], None]], Result]) -> Result:

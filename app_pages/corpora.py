@@ -16,7 +16,7 @@ from bertviz_core.corpus.text import sentences_of
 
 UPLOAD_TOKENS = 20_000  # indexed on the shared server; bigger corpora go through the command line or Ray
 UPLOADS_MB = 500  # disk kept for visitors' uploaded indexes, the least recently used evicted first
-SOURCES = {"shipped": "Shipped: 440 sentences no model here trained on", "upload": "Upload a text file",
+SOURCES = {"shipped": "Shipped: 440 sentences held out of the offline model's fine-tuning", "upload": "Upload a text file",
            "folder": "An index folder on this server"}
 
 

@@ -13,10 +13,24 @@ from bertviz_core import InputError
 from bertviz_core.attention.heads import is_content
 from bertviz_core.charts.corpus import matched_words, matches_across_layers
 from bertviz_core.corpus import query_word
+from bertviz_core.corpus.search import MOST_GROUPS
+
+NO_STRUCTURE = 0.25  # Kaufman & Rousseeuw's rule of thumb: a silhouette below it finds no substantial structure
 
 
 def first_content_token(analysis) -> int:
     return next((i for i in range(analysis.num_tokens) if is_content(analysis, i)), 1 if analysis.num_tokens > 2 else 0)
+
+
+def separation(silhouette: float | None) -> str:
+    """What the silhouette says about the groups, including when one group would fit as well."""
+    if silhouette is None:
+        return "Too few occurrences to measure how well the groups are apart."
+    said = f"Silhouette {silhouette:.2f} (1: well apart, 0: overlapping)"
+    if silhouette < NO_STRUCTURE:
+        return (f"{said}: below {NO_STRUCTURE}, no substantial structure (Kaufman & Rousseeuw 1990), so one group "
+                "fits about as well as these.")
+    return f"{said}."
 
 
 def show_matches(result) -> None:
@@ -67,16 +81,20 @@ across = compute.derived(("corpus layers", *key, k), "Searching every layer…",
                          lambda: index.across_layers(analysis, token, k))
 chart(st, matches_across_layers(across, word))
 st.caption(md(f"For each layer, the share of the {k} closest corpus tokens that are “{word}” itself, and how close "
-              "they are. A share that falls in deeper layers means the model now groups this token with other words "
-              "used in similar contexts; a share that stays high means it keeps reading the word as itself."))
+              "they are. A share that falls in deeper layers may mean the model groups this token with other words "
+              "used in similar contexts, but deeper layers also pull a token towards the other tokens of its own "
+              "sentence and towards tokens at the same position: open the matches above to see which. A share that "
+              "stays high means it keeps reading the word as itself."))
 
 if occurs >= 2:
-    st.subheader(md(f"Every “{word}” in the corpus at layer {layer}, grouped by meaning"))
+    st.subheader(md(f"Every “{word}” in the corpus at layer {layer}, grouped by k-means"))
     groups = compute.derived(("corpus groups", str(index.directory), word.lower(), layer),
                              "Grouping the occurrences…", lambda: index.occurrences(word, layer))
-    st.markdown(md(f"k-means puts the {occurs} vectors of “{word}” into {len(groups.groups)} groups")
-                + (f" (silhouette {groups.silhouette:.2f}: 1 is well apart, 0 is overlapping)."
-                   if groups.silhouette is not None else "."))
+    count = len(groups.groups)
+    st.markdown(md(f"k-means puts the {occurs} vectors of “{word}” into {count} group{'s' * (count > 1)}")
+                + (f", the count from 2 to {MOST_GROUPS} whose groups are best apart: it never makes one group, even "
+                   "for a word with a single sense, so these are groups of nearby vectors, not senses. "
+                   if count > 1 else ". ") + separation(groups.silhouette))
     for number, group in enumerate(groups.groups, start=1):
         with st.expander(f"Group {number}: {len(group)} occurrences", expanded=number <= 2):
             for place in group:

@@ -63,8 +63,9 @@ def chosen_target():
 
 model = current_lens().model
 st.title("Is attention an explanation?")
-st.markdown("Attention weights say where each token looks, not why the model decides what it decides (Jain & "
-            "Wallace 2019; Wiegreffe & Pinter 2019). This page puts eight ways of crediting the input side by side "
+st.markdown("Attention weights say where each token looks; whether they also say why the model decides what it "
+            "decides is debated: Jain & Wallace (2019) argued that attention is not an explanation, and Wiegreffe & "
+            "Pinter (2019) argued against that strong claim (it depends on what an explanation must do). This page puts eight ways of crediting the input side by side "
             "for **one prediction**, then lets the model itself judge them: remove the tokens each method calls "
             "most important and watch the prediction fall. Last, it changes the model: switch heads off, or copy "
             "hidden states from one sentence into another.")
@@ -86,8 +87,10 @@ key = (*analysis.key, target.key)
 plain = compute.derived(("explain", *key, "attention"), "Scoring…",
                         lambda: attribute(model, analysis, target, "attention"))
 where = f"at token {target.mask_index}" if target.head is None else "for the whole sentence"
-st.markdown(f"F = the logit of “{md(target.name)}” {where}: **{plain.score:.3f}**. Every method below scores each "
-            "input token by how much F depends on it.")
+st.markdown(f"F = the logit of “{md(target.name)}” {where}: **{plain.score:.3f}**. The four gradient and removal "
+            "methods below score how much F depends on each input token. The four attention methods (raw attention, "
+            "rollout, flow, value-norm weighting) read only where attention goes from the target's position: they "
+            "give the same scores whatever word F is about.")
 
 st.subheader("2. Eight attributions, one token axis")
 steps = int(url_choice("ig_steps", "Integrated Gradients steps", [str(s) for s in STEPS], "64", horizontal=True))
@@ -100,8 +103,9 @@ for method in METHODS:
 chart(st, attribution_rows(analysis.tokens, attributions))
 integrated = next(a for a in attributions if a.method == "integrated_gradients")
 st.caption(md(f"Integrated Gradients, {steps} steps from a baseline where every token but the special ones and the "
-              f"mask is the pad token: {describe_gap(integrated)} Gradients are taken at each token's word "
-              "embedding, before positions and segments are added."))
+              "mask is the pad token; those kept tokens score 0 by construction (the input and the baseline agree "
+              f"there). {describe_gap(integrated)} Gradients are taken at each token's word embedding, before "
+              "positions and segments are added."))
 with st.expander("What each method computes"):
     st.markdown(
         """
@@ -114,9 +118,12 @@ with st.expander("What each method computes"):
   the last layer.
 - **Gradient norm**: how sharply F changes with the token's embedding, ‖∂F/∂eⱼ‖.
 - **Gradient × input**: the first-order estimate of what the embedding contributes, Σ ∂F/∂eⱼ · eⱼ (signed).
-- **Integrated Gradients** (Sundararajan et al. 2017, with Captum): gradient × input summed along a straight path
-  from the baseline; the scores add up to F(input) − F(baseline).
-- **Value zeroing** (Mohebbi et al. 2023): F(input) − F(input with token j's value vectors zeroed in every layer).
+- **Integrated Gradients** (Sundararajan et al. 2017, with Captum): (x − x′) times the gradient averaged along the
+  straight path from the baseline x′ to the input x, summed over the embedding's dimensions. The scores add up to
+  F(x) − F(x′) only in the limit of infinitely many steps; the caption above gives this run's gap.
+- **Value zeroing**, a variant of Mohebbi et al. (2023): F(input) − F(input with token j's value vectors zeroed in
+  every layer at once), read at the output. The paper zeroes one layer at a time, measures how much each token's
+  representation changes (cosine distance), and combines the layers by rollout.
 """
     )
 
@@ -132,8 +139,9 @@ left, right = st.columns([3, 2])
 chart(left, deletion_curves(faithful))
 chart(right, aopc_bars(faithful))
 chart(st, agreement_matrix(faithful))
-st.caption("AOPC: the mean, over the curve's steps, of the fall in the target's probability from the unchanged "
-           "input. Agreement is over the text's tokens only (special tokens and the mask left out).")
+st.caption("AOPC: the fall in the target's probability from the unchanged input, averaged over the removal steps "
+           "1 to K. Samek et al. (2017) average over K + 1 steps, step 0 included, which scales every method's AOPC "
+           "by K / (K + 1) and keeps their order. Agreement is over the text's tokens only (special tokens and the mask left out).")
 
 st.subheader("4. Switch heads off")
 st.markdown("Ablating a head zeroes its context vector (its weighted sum of values) before the layer's output "
@@ -142,8 +150,11 @@ sweep = compute.progressing(("sweep", *key), "Ablating every head in turn:",
                             lambda progress: head_sweep(model, analysis, target, progress=progress))
 chart(st, sweep_grid(sweep), key="sweep_grid", on_select=ablate_clicked_head, selection_mode="points")
 harmful = np.unravel_index(int(np.argmin(sweep.change)), sweep.change.shape)
+change = float(sweep.change[harmful])
+effect = ("lowers it most" if change < 0 else "changes it least: no single head lowers it, each one ablated raises "
+          "it or leaves it")
 st.caption(md(f"log p(“{target.name}”) = {sweep.log_prob:.3f} with every head. Ablating layer {harmful[0] + 1}, "
-              f"head {harmful[1] + 1} lowers it most ({float(sweep.change[harmful]):+.3f})."))
+              f"head {harmful[1] + 1} {effect} ({change:+.3f})."))
 if target.head is None:
     typed = url_text("ablate", "Heads to ablate together, as layer:head (click the grid, or type: 6:9, 2:3)",
                      f"{harmful[0] + 1}:{harmful[1] + 1}")

@@ -4,6 +4,8 @@ import streamlit as st
 
 from bertviz_core import model_summary
 from bertviz_core.anatomy import pretraining_story
+from bertviz_core.facts import facts_about
+from app_pages import compute
 from app_pages.catalog import HOME, SECTIONS, in_section
 from app_pages.sidebar import current_lens
 
@@ -17,10 +19,11 @@ BERT is a stack of **Transformer encoder** layers. It reads a whole sentence at 
 **both left and right** (bidirectional self-attention), which makes it good at *understanding* text: classifying
 it, finding answers in it, comparing meanings.
 
-It was **pre-trained on two tasks** at once, on unlabelled text: **masked language modelling** (hide 15% of the
-tokens, `[MASK]`, and guess them from both sides) and **next sentence prediction** (given sentences A and B, is B
-the sentence that followed A?). Its descendants changed the second task: RoBERTa dropped it, ALBERT replaced it
-with sentence-order prediction (are A and B in their original order?).
+BERT-base was **pre-trained on two tasks** at once, on unlabelled text: **masked language modelling** (15% of the
+tokens are selected, most of them, 80%, replaced by `[MASK]`, and the model guesses the originals from both sides)
+and **next sentence prediction** (given sentences A and B, is B the sentence that followed A?). Its descendants
+changed the second task: RoBERTa dropped it, ALBERT replaced it with sentence-order prediction (are A and B in their
+original order?).
 
 BERT is **not** a text generator. GPT-style models are decoders: each token sees only the tokens to its left, so
 they can write text one word after another. BERT has no such left-to-right order, so it fills gaps instead.
@@ -29,7 +32,8 @@ they can write text one word after another. BERT has no such left-to-right order
 
 st.subheader(f"The loaded model: {summary.name}")
 st.caption(lens.model.reason)
-st.markdown(pretraining_story(lens.model))
+facts = compute.facts(lens.model)
+st.markdown(pretraining_story(facts, lens.model.family))
 numbers = [
     ("Layers", summary.layers), ("Heads per layer", summary.heads), ("Hidden size", summary.hidden_size),
     ("Head size", summary.head_size), ("Feed-forward size", summary.intermediate_size),
@@ -38,7 +42,8 @@ numbers = [
 ]
 for column, (label, value) in zip(st.columns(4) * 2, numbers):
     column.metric(label, value)
-st.caption(f"Read from the model's own configuration and weights. Positions: {summary.positions_phrase}. "
+st.caption(f"Read from the model's own configuration, weights and tokenizer. Positions: {summary.positions_phrase}. "
+           + facts_about(facts, ("positions", "segments", "sentence_head", "vocabulary", "casing")) + " "
            + ("It has a trained masked-LM head." if summary.has_mlm_head
               else "It has no trained masked-LM head, so it cannot guess masked words."))
 

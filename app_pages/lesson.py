@@ -3,7 +3,9 @@ with a link to the page where the view can be explored further."""
 
 import streamlit as st
 
+from bertviz_core.facts import facts_about
 from bertviz_core.lessons import LessonError, lesson_names, load_lesson
+from app_pages import compute
 from app_pages.lesson_steps import Context, ask, reveal, view_settings
 from app_pages.sidebar import current_lens
 from app_pages.state import seeded, set_url, url, url_flag, url_number
@@ -52,6 +54,8 @@ st.caption(lesson.summary)
 st.progress(number / count, text=f"Step {number} of {count}: {step.title}")
 if step.explain:
     st.markdown(md(step.explain))
+if step.facts:  # what the step relies on, stated for the loaded model from its checkpoint
+    st.markdown(md("On the loaded model: " + facts_about(compute.facts(model), step.facts)))
 st.caption(md(f"This step reads its own sentence, “{step.sentence}”" + (f" with “{step.pair}”" if step.pair else "")
               + "; the sentence in the sidebar stays yours for the other pages."))
 

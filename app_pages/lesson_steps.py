@@ -13,7 +13,10 @@ from bertviz_core.charts.lessons import attention_row, two_way
 from bertviz_core.charts.meaning import similarity_matrix_figure
 from bertviz_core.charts.mlm import guesses_bars
 from bertviz_core.charts.qkv import score_steps
-from bertviz_core.lessons import ROLES, Step, guess_rank, most_similar_pair, query_token, role_head, sentence_pairs
+from bertviz_core.attention.heads import head_statistics
+from bertviz_core.facts import sentence_head_sentence
+from bertviz_core.lessons import (ROLES, Step, guess_rank, most_similar_pair, query_token, role_counts, role_head,
+                                  sentence_pairs, word_pieces)
 from bertviz_core.mlm import next_sentence_probability
 from bertviz_core.positions import compare_orders, input_vectors
 from bertviz_core.qkv import head_arithmetic
@@ -123,6 +126,26 @@ def _picked_token(context: Context, picked: int) -> None:
         chart(st, score_steps(arithmetic, analysis.tokens))
     else:
         chart(st, head_heatmap(analysis, layer, head))
+        _role_census(context)
+
+
+def _same_row_or_not(context: Context, analyses, word: str) -> None:
+    """Whether ``word`` is the same vocabulary entry in both sentences, on the loaded model's tokenizer."""
+    pieces = [word_pieces(analysis, word) for analysis in analyses]
+    shown = " and ".join(f"{' '.join(p)} in “{a.text}”" for p, a in zip(pieces, analyses))
+    same = ("the same token-embedding rows, so only the position part of the sum differs" if pieces[0] == pieces[1]
+            else "different token-embedding rows, so the token part of the sum differs too")
+    st.markdown(md(f"On {context.model.name}, “{word}” is read as {shown}: {same}."))
+
+
+def _role_census(context: Context) -> None:
+    """How many heads play each role on this sentence, on the loaded model: the reveal's claims, measured."""
+    counts = role_counts(context.analysis)
+    total = sum(counts.values())
+    listed = "; ".join(f"{role} {count}" for role, count in counts.items())
+    sep = float(head_statistics(context.analysis).to_sep.mean())
+    st.caption(md(f"On {context.model.name}, on this sentence, its {total} heads by what each does most: {listed}. "
+                  f"Of all attention, {percent(sep)} goes to the closing special token."))
 
 
 def _picked_pair(context: Context, picked: tuple[int, int]) -> None:
@@ -138,9 +161,8 @@ def _next_sentence(context: Context, answer: str) -> None:
     probability = compute.derived(("next sentence", *context.analysis.key), "Asking the next-sentence head…",
                                   lambda: next_sentence_probability(context.model, context.analysis))
     if probability is None:
-        st.info(md(f"{context.model.name} has no next-sentence head in its checkpoint (the offline model, RoBERTa "
-                   "and DistilBERT were trained without one), so it cannot answer. bert-base-uncased has one: "
-                   "choose it in the sidebar where the hub can be reached."))
+        st.info(md(f"{sentence_head_sentence(compute.facts(context.model))} So it cannot answer. bert-base-uncased "
+                   "has one: choose it in the sidebar where the hub can be reached."))
         return
     said_yes = answer.startswith("Yes")
     _verdict(said_yes == (probability >= 0.5), f"{context.model.name} gives {percent(probability)} that B "
@@ -154,6 +176,8 @@ def _chosen(context: Context, answer: str) -> None:
         "Right." if answer == question.answer else f"The answer is “{question.answer}”."))
     analyses = context.analyses() if len(context.step.sentences) >= 2 else []
     if context.step.page == "input" and analyses:
+        if question.query:
+            _same_row_or_not(context, analyses[:2], question.query)
         chart(st, order_changes(compare_orders(analyses[0], analyses[1])))
     elif context.step.page == "input":
         chart(st, input_heatmaps(context.analysis, input_vectors(context.model, context.analysis)))

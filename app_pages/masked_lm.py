@@ -7,6 +7,7 @@ from bertviz_core.charts.mlm import (guesses_bars, lens_heatmap, logit_distribut
                                      recipe_shares_chart, vector_strip)
 from bertviz_core.mlm import (attention_masks, compare_contexts, head_steps, logit_lens, mask_and_predict,
                               positions_to_mask, recipe_run, recipe_shares)
+from bertviz_core.facts import training_sentence
 from app_pages import compute
 from app_pages.catalog import MLM_MODELS
 from app_pages.sidebar import PRESETS, current_analysis, current_lens
@@ -31,10 +32,10 @@ def use_offline_model() -> None:
 
 model = current_lens().model
 st.title("Masked language modelling")
-st.markdown("BERT was pre-trained on two tasks: **masked language modelling**, hiding words and guessing them from "
-            "**both sides**, which this page shows, and **next sentence prediction** (is sentence B the one that "
+st.markdown("BERT-base was pre-trained on two tasks: **masked language modelling**, hiding words and guessing them "
+            "from **both sides**, which this page shows, and **next sentence prediction** (is sentence B the one that "
             "followed A?). RoBERTa later dropped the second task and ALBERT replaced it with sentence order; the "
-            "first is what every model of the family shares.")
+            f"first is what the family's original models share. {training_sentence(compute.facts(model))}")
 if not model.has_mlm_head:
     st.warning(md(f"{model.name} has no trained masked-LM head, so it cannot guess hidden words. Choose a model "
                   f"that has one in the sidebar: {'; '.join(MLM_LABELS)}."))
@@ -114,7 +115,9 @@ st.button(f"Try the example “{EXAMPLE}”", on_click=use_example, key="example
 comparison = compute.derived(("contexts", *masked_key, position), "Reading the left side only…",
                              lambda: compare_contexts(model, analysis, prediction, position, top_k=MOST_GUESSES))
 st.caption(md(f"At token {position}, the one followed above; the left-only input stops right after the mask, "
-              "with no end marker."))
+              f"so it also lacks the end marker ({model.tokenizer.sep_token}) that the tokenizer puts at the end of "
+              "every input, as BERT-base's pre-training did: part of the change may come from that missing marker, "
+              "not only from the missing words."))
 left, right = st.columns(2)
 full, cut = comparison.full, comparison.left
 chart(left, guesses_bars(full.tokens[:k], full.probs[:k], full.logits[:k], "Whole sentence (BERT)"))

@@ -35,7 +35,7 @@ each word the same result. So before the first layer, each token's vector gets a
 )
 table_size = (f"{model_summary(model).positions_phrase}, {positions.table.shape[1]} dimensions each, "
               "read from its weights")
-if positions.kind == "learned":
+if compute.facts(model).positions == "learned":
     st.info(f"{model.name} uses **learned** position embeddings: {table_size}. They differ from the formula, so "
             "they were trained. Calling BERT's positions sinusoidal is a common mistake: that was the original "
             "Transformer.")

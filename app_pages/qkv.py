@@ -64,7 +64,7 @@ if not is_content(analysis, strongest):
             else "a punctuation mark or function word rather than a content word")
     st.info(md(f"In this head, “{analysis.tokens[query]}” gives its largest share of attention "
                f"({step.weights[strongest]:.0%}) to “{analysis.tokens[strongest]}”, {what}. Many heads do this: "
-               "Clark et al. (2019) found much of BERT's attention going to [SEP], [CLS] and punctuation, and read "
+               "Clark et al. (2019) found much of BERT-base's attention going to [SEP], [CLS] and punctuation, and read "
                "it as a no-op, a place to park attention when the head has nothing to do for this token."))
     better = content_heads(analysis, query)
     if better:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from .facts import ModelFacts, training_sentence
 from .loading import LoadedModel
 
 
@@ -78,47 +79,29 @@ REFERENCES = (
 CASED_VOCABULARY = 28996
 
 
-@dataclass(frozen=True)
-class Pretraining:
-    """How a model family was pre-trained: the word-level task, the sentence-level task (if any), and in words."""
-
-    word_task: str
-    sentence_task: str | None
-    """What the pooler and the segment embeddings were trained for; None when the family has no such task."""
-    story: str
-
-
-PRETRAINING = {
-    "bert": Pretraining("masked language modelling", "next sentence prediction",
-                        "BERT was pre-trained on two tasks at once: masked language modelling (hide 15% of the "
-                        "tokens and guess them from both sides) and next sentence prediction (is sentence B the one "
-                        "that follows sentence A, or a random one?)."),
-    "roberta": Pretraining("masked language modelling", None,
-                           "RoBERTa dropped next sentence prediction: it was pre-trained on masked language modelling "
-                           "alone, longer and on more text, with fresh masks every time a sentence was seen."),
-    "albert": Pretraining("masked language modelling", "sentence-order prediction",
-                          "ALBERT replaced next sentence prediction with sentence-order prediction (are A and B in "
-                          "their original order, or swapped?), besides masked language modelling."),
-    "distilbert": Pretraining("masked language modelling", None,
-                              "DistilBERT was trained to imitate BERT (distillation) with masked language modelling; "
-                              "it has no sentence-level task, no segment embeddings and no pooler."),
-    "electra": Pretraining("replaced-token detection", None,
-                           "ELECTRA trains two models: a small generator fills masks (masked language modelling), "
-                           "and the discriminator learns to spot which tokens the generator replaced; "
-                           "electra-small-generator is the generator."),
+ORIGINAL_RECIPES = {
+    # How each family's original model was trained, from its paper: said of that model, never of the loaded one.
+    "bert": "the original BERT (Devlin et al. 2019) was pre-trained on two tasks at once: masked language modelling "
+            "(15% of the tokens selected, most of them replaced by [MASK], and guessed from both sides) and next "
+            "sentence prediction (is sentence B the one that follows sentence A, or a random one?).",
+    "roberta": "the original RoBERTa (Liu et al. 2019) dropped next sentence prediction: it was pre-trained on masked "
+               "language modelling alone, longer and on more text, with fresh masks every time a sentence was seen.",
+    "albert": "the original ALBERT (Lan et al. 2020) replaced next sentence prediction with sentence-order prediction "
+              "(are A and B in their original order, or swapped?), besides masked language modelling.",
+    "distilbert": "the original DistilBERT (Sanh et al. 2019) was trained to imitate BERT-base (distillation) with "
+                  "masked language modelling, without next sentence prediction.",
+    "electra": "the original ELECTRA (Clark et al. 2020) trains two models: a small generator fills masks (masked "
+               "language modelling), and the discriminator learns to spot which tokens the generator replaced.",
 }
-SHIPPED_STORIES = {
-    "embedded": "all-MiniLM-L6-v2 has BERT's architecture, but it was distilled from a larger model and then trained "
-                "to make sentence vectors (pairs of related sentences pulled together), not with masked language "
-                "modelling or next sentence prediction, so it has no head to guess words.",
-    "offline": "bert-lens-minilm-mlm is all-MiniLM-L6-v2 fine-tuned by this project with masked language modelling "
-               "only (no next sentence prediction), so that masks can be filled offline.",
-}
+ORIGINAL_RECIPES.update({name: ORIGINAL_RECIPES["roberta"] for name in ("xlm-roberta", "camembert")})
 
 
-def pretraining_story(model: LoadedModel) -> str:
-    """How the loaded model learned, in one or two sentences: what the shipped models are, or its family's tasks."""
-    return SHIPPED_STORIES.get(model.source) or PRETRAINING[model.family].story
+def pretraining_story(facts: ModelFacts, family: str) -> str:
+    """How the loaded model learned, where the project knows it; otherwise that its checkpoint does not say, and how
+    its family's original model was trained, named as that model's."""
+    if facts.trained_with:
+        return training_sentence(facts)
+    return f"{training_sentence(facts)} For comparison, {ORIGINAL_RECIPES[family]}"
 
 
 def model_summary(model: LoadedModel) -> ModelSummary:

@@ -21,7 +21,8 @@ import torch
 import yaml
 
 from .analysis import MASK_ALIAS, Analysis, InputError
-from .attention.heads import head_statistics
+from .attention.heads import head_roles, head_statistics
+from .facts import TOPICS
 from .loading import LoadedModel
 from .meaning import find_word, sentence_embeddings, similarity_matrix
 from .explain.target import mask_positions, vocabulary_id
@@ -63,6 +64,7 @@ SCHEMA = {
                     "params": {"type": "object", "additionalProperties": {"type": ["string", "integer"]}},
                 }},
                 "explain": _TEXT,
+                "facts": {"type": "array", "minItems": 1, "items": {"enum": list(TOPICS)}},
                 "question": {"type": "object", "required": ["kind", "prompt"], "additionalProperties": False,
                              "properties": {
                                  "kind": {"enum": list(KINDS)},
@@ -120,6 +122,8 @@ class Step:
     explain: str = ""
     pair: str | None = None
     sentences: tuple[str, ...] = ()
+    facts: tuple[str, ...] = ()
+    """What the step relies on about the loaded model (keys of ``facts.TOPICS``): stated from its checkpoint."""
 
     def link(self, **settings) -> str:
         """The step's view on its own page, with the step's sentence and ``settings`` (a head found on the model):
@@ -219,7 +223,7 @@ def _step(raw: dict) -> Step:
                                   query=question.get("query"), options=tuple(question.get("options", ())),
                                   answer=question.get("answer")),
                 reveal=raw["reveal"], explain=raw.get("explain", ""), pair=raw.get("pair"),
-                sentences=tuple(raw.get("sentences", ())))
+                sentences=tuple(raw.get("sentences", ())), facts=tuple(raw.get("facts", ())))
 
 
 def _check_step(step: Step, file_name: str, line: int) -> None:
@@ -245,12 +249,27 @@ def role_head(analysis: Analysis, role: str) -> tuple[int, int]:
     return int(layer), int(head)
 
 
+def role_counts(analysis: Analysis) -> dict[str, int]:
+    """How many heads play each role (``attention.ROLES``) on this sentence, most common first."""
+    roles = [role for layer in head_roles(head_statistics(analysis)) for role in layer]
+    return {role: roles.count(role) for role in sorted(set(roles), key=lambda r: (-roles.count(r), r))}
+
+
+def word_pieces(analysis: Analysis, word: str) -> tuple[str, ...]:
+    """The tokens of the first occurrence of ``word`` (any case), as the tokenizer wrote them."""
+    return tuple(analysis.tokens[i] for i in _word_indices(analysis, word))
+
+
 def query_token(analysis: Analysis, word: str) -> int:
     """The first token of ``word`` in the analysis."""
+    return _word_indices(analysis, word)[0]
+
+
+def _word_indices(analysis: Analysis, word: str) -> tuple[int, ...]:
     found = find_word(analysis, word)
     if not found:
         raise InputError(f"“{word}” is not a word of “{analysis.text}”.")
-    return found[0]
+    return found
 
 
 @dataclass(frozen=True)

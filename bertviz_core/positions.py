@@ -32,6 +32,11 @@ SINUSOIDAL_TOLERANCE = 1e-4
 """A position table within this of the formula, everywhere, is the formula (float32 rounding of sin and cos)."""
 
 
+def is_sinusoidal(table: np.ndarray) -> bool:
+    """Is the [P, E] position table the sinusoidal formula (within float32 rounding), rather than learned?"""
+    return bool(np.abs(table - sinusoidal(*table.shape)).max() <= SINUSOIDAL_TOLERANCE)
+
+
 @dataclass(frozen=True)
 class PositionTable:
     """The model's own position table, read from its weights."""
@@ -50,8 +55,7 @@ def model_positions(model: LoadedModel, analysis: Analysis) -> PositionTable:
     """The usable part of the model's position table, where it starts, and whether it is learned or the formula."""
     first = model.layout.position_offset(model.config)
     table = analysis.position_table[first:first + model.max_tokens]  # [P_used, E]
-    formula = sinusoidal(*table.shape)
-    kind = "sinusoidal" if np.abs(table - formula).max() <= SINUSOIDAL_TOLERANCE else "learned"
+    kind = "sinusoidal" if is_sinusoidal(table) else "learned"
     return PositionTable(table=table, first_row=first, total_rows=len(analysis.position_table), kind=kind)
 
 

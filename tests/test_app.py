@@ -310,18 +310,36 @@ def info_texts(app: AppTest) -> list[str]:
     return [element.value.replace("\\", "") for element in (*app.info, *app.warning)]
 
 
+def plotly_array(data) -> np.ndarray:
+    """A figure's array as Plotly sends it: a list, or typed binary ({dtype, bdata, shape})."""
+    if not isinstance(data, dict):
+        return np.asarray(data, dtype=float)
+    flat = np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"])
+    return flat.reshape([int(n) for n in str(data.get("shape", len(flat))).split(",")])
+
+
 def test_explain_page_draws_every_part_for_the_mask():
     app = open_app("app_pages/explain.py", text=NURSE, model="offline", corrupt="The man said that [MASK] was tired.")
     titles = chart_titles(app)
-    assert titles[0].startswith("Which tokens “")
+    assert titles[0].startswith("Each method's scores for “")
     assert any(t.startswith("Deletion curves") for t in titles) and any(t.startswith("Do the methods") for t in titles)
     assert any(t.startswith("Each head ablated") for t in titles) and any(t.startswith("Activation patching") for t in
                                                                           titles)
     rows = json.loads(app.get("plotly_chart")[0].proto.spec)["data"][0]["y"]
     assert len(rows) == 8  # every method, flow included at this length
     assert app.text_input(key="ablate").value  # the most harmful head of the sweep, ablated by default
+    said = " ".join(element.value.replace("\\", "") for element in (*app.markdown, *app.caption))
+    sweep = next(json.loads(c.proto.spec) for c in app.get("plotly_chart")
+                 if json.loads(c.proto.spec)["layout"]["title"]["text"].startswith("Each head ablated"))
+    lowest = float(plotly_array(sweep["data"][0]["z"]).min())
+    assert ("lowers it most" in said) == (lowest < 0) and ("no single head lowers it" in said) == (lowest >= 0)
+    assert "score 0 by construction" in said and "a variant of Mohebbi et al. (2023)" in said
+    before = plotly_array(json.loads(app.get("plotly_chart")[0].proto.spec)["data"][0]["customdata"])
     app.text_input(key="explain_target").set_value("he").run()
     assert "“he”" in chart_titles(app)[0] and app.query_params["explain_target"] == "he"
+    after = plotly_array(json.loads(app.get("plotly_chart")[0].proto.spec)["data"][0]["customdata"])
+    np.testing.assert_allclose(before[:4], after[:4], atol=1e-6)  # the attention rows: the same for any word
+    assert not np.allclose(before[4:], after[4:])  # the gradient and removal rows depend on it
 
 
 @pytest.mark.parametrize("params, message", [
@@ -348,7 +366,7 @@ def test_explain_page_explains_a_class_of_the_trained_head():
     app.radio(key="explain_on").set_value("the classifier's class").run()
     app.radio(key="explain_class").set_value("negative").run()
     assert not app.exception
-    assert chart_titles(app)[0].startswith("Which tokens “negative”")
+    assert chart_titles(app)[0].startswith("Each method's scores for “negative”")
     assert any(t.startswith("Each head ablated on its own: change in log p(“negative”)") for t in chart_titles(app))
 
 
@@ -357,7 +375,7 @@ def test_explain_page_explains_classes_on_a_model_without_a_masked_lm_head():
     next(button for button in app.button if button.label == "Train the head").click().run()
     app.switch_page("app_pages/explain.py").run()
     assert not app.exception and not app.warning
-    assert chart_titles(app)[0].startswith("Which tokens “positive”")
+    assert chart_titles(app)[0].startswith("Each method's scores for “positive”")
 
 
 def test_compare_page_shows_both_models_tokens_guesses_views_and_their_cka():

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from bertviz_core import analyze, load_model, model_summary
-from bertviz_core.anatomy import PRETRAINING
 from test_app import chart_titles, open_app
 from tiny_models import FAMILIES, save_tiny_model
 
@@ -23,11 +22,12 @@ def texts(app) -> str:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_home_names_the_pretraining_tasks_of_the_loaded_family(local, tiny_dirs, family):
-    app = open_app(model=str(tiny_dirs[family]))
-    said = texts(app)
-    assert "masked language modelling" in said and "next sentence prediction" in said  # what BERT itself did
-    assert PRETRAINING[family].story in said
+def test_home_credits_the_familys_recipe_to_its_original_model(local, tiny_dirs, family):
+    said = texts(open_app(model=str(tiny_dirs[family])))
+    assert "masked language modelling" in said and "next sentence prediction" in said  # what BERT-base itself did
+    original = {"bert": "BERT", "distilbert": "DistilBERT", "roberta": "RoBERTa", "albert": "ALBERT",
+                "electra": "ELECTRA"}[family]
+    assert f"For comparison, the original {original} (" in said  # a random tiny model was not trained that way
     summary = model_summary(load_model(str(tiny_dirs[family])))
     assert summary.positions_phrase in said
 
@@ -57,35 +57,15 @@ def test_the_masked_lm_page_without_a_head_does_not_promise_it_works(local, tmp_
     assert "Write [MASK]" not in texts(app)
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-def test_building_the_input_says_why_segments_exist_for_this_family(local, tiny_dirs, family):
-    app = open_app("app_pages/inputs.py", model=str(tiny_dirs[family]))
-    said = texts(app)
-    segments = model_summary(load_model(str(tiny_dirs[family]))).segments
-    task = PRETRAINING[family].sentence_task
-    assert "Why segments?" in said
-    if task:
-        assert f"pre-trained on pairs of sentences ({task})" in said
-    else:
-        expected = {0: "no segment table at all", 1: "a single segment row"}.get(segments, f"keeps {segments} segment")
-        assert expected in said and "no sentence-pair task" in said
-
-
-@pytest.mark.parametrize("family", FAMILIES)
-def test_architecture_pooler_caption_fits_the_family(local, tiny_dirs, family):
-    said = texts(open_app("app_pages/architecture.py", model=str(tiny_dirs[family])))
-    assert "28,996" in said and "30,522" in said  # cased vs uncased vocabulary
-    if family in ("distilbert", "electra"):
-        assert "pooler" not in said  # these families have none
-        return
-    assert "Not counted above: the masked-LM model class does not load it." in said
-    task = PRETRAINING[family].sentence_task
-    assert (f"Pre-training trained it for {task}" in said) if task else ("nothing in pre-training trained it" in said)
-
-
-def test_the_embedded_models_pooler_is_counted(local):
+def test_the_embedded_models_pooler_is_counted_and_not_credited_to_next_sentence_prediction(local):
     said = texts(open_app("app_pages/architecture.py", model="embedded"))
-    assert "It is counted above." in said and "next sentence prediction" in said
+    assert "It is counted above." in said and "holds pooler weights but no next-sentence head" in said
+    assert "28,996" in said and "30,522" in said  # cased vs uncased vocabulary
+
+
+def test_the_offline_model_has_no_pooler_and_the_page_says_so(local):
+    said = texts(open_app("app_pages/architecture.py", model="offline"))
+    assert "has no pooler weights" in said and "Pre-training trained it" not in said
 
 
 def test_positions_page_reads_learned_or_sinusoidal_from_the_model(local, tiny_dirs, tmp_path):

@@ -18,7 +18,8 @@ _RANDOM = "random order"
 
 def attribution_rows(tokens, attributions: list[Attribution]) -> go.Figure:
     """One row per method over the same tokens, each row scaled by its largest magnitude so every method uses the
-    whole colour range (red: the target depends on the token; blue, for signed methods: it works against it)."""
+    whole colour range (red: a high score; blue, for signed methods: a token that works against the target). The
+    attention rows do not depend on the target word, only on its position."""
     scores = np.stack([a.scores for a in attributions]).astype(np.float64)  # [M, T]
     scale = np.abs(scores).max(axis=1, keepdims=True)
     scaled = np.divide(scores, scale, out=np.zeros_like(scores), where=scale > 0)
@@ -29,7 +30,7 @@ def attribution_rows(tokens, attributions: list[Attribution]) -> go.Figure:
         hovertemplate="%{y}<br>%{x}: %{customdata:.4g}<extra></extra>",
     ))
     target = safe_text(attributions[0].target.name)
-    figure.update_layout(title=f"Which tokens “{target}” depends on, by each method",
+    figure.update_layout(title=f"Each method's scores for “{target}” (the attention rows are the same for any word)",
                          xaxis=dict(type="category", side="top", tickangle=-45), height=max(300, 120 + 34 * len(names)),
                          yaxis=dict(type="category", autorange="reversed"), margin=dict(l=20, r=20, t=110, b=20))
     return figure

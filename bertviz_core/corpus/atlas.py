@@ -83,22 +83,23 @@ class QueryKeySpace(HoldsArrays):
     keys: np.ndarray
     """[N, d] float32 its key"""
     key_shift: np.ndarray
-    """[d] the vector added to every key: the query centroid minus the key centroid"""
+    """[d] the vector added to every scaled key: the scaled queries' centroid minus the scaled keys' centroid"""
     scale: float
-    """Queries are multiplied and keys divided by this, so both have the same mean norm."""
+    """Queries are multiplied and keys divided by this, so both lie as far from their centroid, on average."""
 
     def normalised(self) -> tuple[np.ndarray, np.ndarray]:
-        """(queries, keys) [N, d] as projected: keys shifted, both scaled."""
-        return self.queries * self.scale, (self.keys + self.key_shift) / self.scale
+        """(queries, keys) [N, d] as projected: both scaled, then keys shifted onto the queries' centroid."""
+        return self.queries * self.scale, self.keys / self.scale + self.key_shift
 
 
 def query_key_space(model: LoadedModel, index: CorpusIndex, layer: int, head: int,
                     limit: int = QUERY_KEY_POINTS, projection: str = "PCA",
                     progress: Callable[[int, int], None] | None = None) -> QueryKeySpace:
     """Head ``head`` of attention layer ``layer`` (0-based): its query and key for each token of a sample of the
-    corpus, keys shifted so that their centroid is the queries' (a shift of every key adds the same q . t to a
-    query's scores, so its softmax is unchanged) and both scaled to the same mean norm (q c . k / c = q . k),
-    then projected together to 2-D (``PROJECTIONS``). ``progress(done, total)`` follows UMAP's epochs."""
+    corpus, both scaled to the same mean distance from their centroid (q c . k / c = q . k), then keys shifted so
+    that their centroid is the queries' (a shift of every key adds the same q . t to a query's scores, so its
+    softmax is unchanged): shifted after scaling, so the drawn centres coincide. Then projected together to 2-D
+    (``PROJECTIONS``). ``progress(done, total)`` follows UMAP's epochs."""
     if projection not in PROJECTIONS:
         raise InputError(f"Projections are {', '.join(PROJECTIONS)}; got {projection!r}.")
     if not 0 <= layer < model.num_layers or layer not in index.layers:
@@ -112,10 +113,11 @@ def query_key_space(model: LoadedModel, index: CorpusIndex, layer: int, head: in
     inputs = _vectors_of_rows(index, rows, layer)
     queries, keys, _ = head_projections(model, layer, inputs)  # [H, N, d] each
     queries, keys = queries[head], keys[head]
-    shift = queries.mean(axis=0, dtype=np.float64) - keys.mean(axis=0, dtype=np.float64)
-    scale = float(np.sqrt(np.linalg.norm(keys + shift, axis=1).mean()
-                          / max(np.linalg.norm(queries, axis=1).mean(), 1e-12)))
-    coords, explained = _plane(np.concatenate([queries * scale, (keys + shift) / scale]), projection, progress)
+    query_centre, key_centre = queries.mean(axis=0, dtype=np.float64), keys.mean(axis=0, dtype=np.float64)  # [d]
+    spread = lambda vectors, centre: np.linalg.norm(vectors - centre, axis=1).mean()  # noqa: E731
+    scale = float(np.sqrt(spread(keys, key_centre) / max(spread(queries, query_centre), 1e-12)))
+    shift = query_centre * scale - key_centre / scale  # [d] moves the scaled keys' centre onto the scaled queries'
+    coords, explained = _plane(np.concatenate([queries * scale, keys / scale + shift]), projection, progress)
     meta = index.metadata.select(["sentence_id", "token_index", "token"]).take(rows)
     sentence_ids, token_indexes = meta.column("sentence_id").to_numpy(), meta.column("token_index").to_numpy()
     lengths = _sentence_lengths(index, sentence_ids)

@@ -18,7 +18,7 @@ def test_search_click_a_token_and_change_the_layer(app_url, page):
     wait_for_first_run(page, timeout=300_000)  # the first visit builds the shipped corpus's index
     wait_for_chart_title(page, "The matches, layer by layer")
     assert len(matches(page)) == 10 and all("bank" in match for match in matches(page))
-    assert page.get_by_text("Every “bank” in the corpus at layer 6, grouped by meaning").count() == 1
+    assert page.get_by_text("Every “bank” in the corpus at layer 6, grouped by k-means").count() == 1
 
     page.get_by_test_id("stButtonGroup").get_by_role("radio", name="river", exact=True).click()
     page.get_by_text("The 10 corpus tokens closest to “river” (token 5) at layer 6").wait_for()

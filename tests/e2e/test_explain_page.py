@@ -22,7 +22,7 @@ def sweep_cell(page, layer: int, head: int) -> tuple[float, float]:
 def test_explain_a_mask_then_ablate_a_clicked_head(app_url, page):
     page.goto(f"{app_url}/explain?text={quote(NURSE)}&corrupt={quote(MAN)}")
     wait_for_first_run(page, timeout=180_000)
-    for title in ("Which tokens “she” depends on", "Deletion curves", "Do the methods agree",
+    for title in ("Each method's scores for “she”", "Deletion curves", "Do the methods agree",
                   "Each head ablated on its own", "Activation patching"):
         wait_for_chart_title(page, title)
     wait_idle(page)

@@ -47,7 +47,7 @@ def test_every_lesson_step_by_step_with_empty_wrong_and_right_answers(app_url, p
             for which, alert in (("wrong", "Warning"), ("right", "Success")):
                 answer(page, step, answers[which])
                 if no_head:
-                    page.get_by_text("no next-sentence head").wait_for(timeout=60_000)
+                    page.get_by_text("So it cannot answer").wait_for(timeout=60_000)
                     continue
                 page.locator(ALERT.format(alert)).wait_for(timeout=60_000)
                 page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=60_000)
