@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import sys
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable, Hashable, Iterator
 
 from .analysis import InputError
@@ -277,3 +279,38 @@ class ModelShelf:
             del self._visiting[idle]
         if self._budget is not None:
             self._budget.hand_back()
+
+
+def folder_bytes(folder: Path) -> int:
+    """The bytes of the files under ``folder``; links are not followed (the hub cache links snapshots to blobs)."""
+    return sum(path.lstat().st_size for path in folder.rglob("*") if path.is_file() and not path.is_symlink())
+
+
+class DiskBudget:
+    """One disk budget over what a server writes: each of ``units()`` is a folder it may remove (an index, an
+    upload's index, a model it downloaded), the least recently modified first. A new folder counts its expected size
+    before it is made, and what cannot fit even with every other folder removed is refused with the numbers."""
+
+    def __init__(self, max_bytes: int, units: Callable[[], list[Path]]):
+        self.max_bytes = max_bytes
+        self._units = units
+        self._lock = threading.Lock()
+
+    def make_room(self, needed: int, what: str, keep: Path | None = None) -> list[Path]:
+        """Remove least recently used folders (never ``keep``) until ``needed`` more bytes fit; returns them."""
+        with self._lock:
+            folders = sorted((f for f in self._units() if f.is_dir() and f != keep), key=lambda f: f.stat().st_mtime)
+            sizes = {folder: folder_bytes(folder) for folder in folders}
+            kept = folder_bytes(keep) if keep is not None and keep.is_dir() else 0
+            if kept + needed > self.max_bytes:
+                raise OverBudget(f"{what} needs about {needed / 1e6:,.0f} MB of disk; this server keeps "
+                                 f"{self.max_bytes / 1e6:,.0f} MB in all for indexes, uploads and models "
+                                 f"(BERT_LENS_DISK_MB).")
+            total, removed = kept + needed + sum(sizes.values()), []
+            for folder in folders:
+                if total <= self.max_bytes:
+                    break
+                shutil.rmtree(folder, ignore_errors=True)
+                total -= sizes[folder]
+                removed.append(folder)
+            return removed

@@ -11,6 +11,10 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_CACHE"] = tempfile.mkdtemp(prefix="bert-lens-hub-cache-")
 # Corpus indexes the app builds go to a fresh folder too: built once per test session, never the user's own.
 os.environ["BERT_LENS_INDEX_DIR"] = tempfile.mkdtemp(prefix="bert-lens-indexes-")
+# The test process holds every test's models at once, several GB: the app tests running in it get a memory budget to
+# match. The budget itself is tested with a process of known size (test_cache.py), and the browser tests' server
+# runs with the default one (tests/e2e/conftest.py).
+os.environ["BERT_LENS_MEMORY_MB"] = "100000"
 
 import pytest  # noqa: E402
 

@@ -1,8 +1,9 @@
+import os
 import threading
 import pytest
 
 from bertviz_core import analyze
-from bertviz_core.cache import BoundedCache, MemoryBudget, ModelShelf, OverBudget
+from bertviz_core.cache import BoundedCache, DiskBudget, MemoryBudget, ModelShelf, OverBudget
 from bertviz_core.loading import ModelLoadError
 
 
@@ -154,3 +155,29 @@ def test_a_visitor_model_over_the_memory_budget_sends_another_away_or_is_refused
     sizes["bert-large-uncased"] = 900_000_000
     shelf.get("bert-large-uncased")  # fits once bert-base goes
     assert shelf.resident() == ("bert-large-uncased",)
+
+
+def _folder(root, name: str, size: int, age: int):
+    folder = root / name
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "data.bin").write_bytes(b"x" * size)
+    os.utime(folder, (1_000_000 + age, 1_000_000 + age))
+    return folder
+
+
+def test_the_disk_budget_removes_the_least_recently_used_folders_to_make_room(tmp_path):
+    old, mid, new = (_folder(tmp_path, name, 300, age) for name, age in (("old", 1), ("mid", 2), ("new", 3)))
+    budget = DiskBudget(1000, lambda: [old, mid, new])
+    assert budget.make_room(100, "This index") == []  # 900 + 100 fits
+    assert budget.make_room(450, "This index") == [old, mid]  # 900 + 450: the two oldest go
+    assert new.is_dir() and not old.exists() and not mid.exists()
+
+
+def test_the_disk_budget_refuses_what_cannot_fit_and_keeps_what_was_there(tmp_path):
+    kept = _folder(tmp_path, "kept", 400, 1)
+    other = _folder(tmp_path, "other", 300, 2)
+    budget = DiskBudget(1000, lambda: [kept, other])
+    with pytest.raises(OverBudget, match=r"This upload's index needs about \d+ MB of disk; this server keeps \d+ MB "
+                                         r"in all for indexes, uploads and models \(BERT_LENS_DISK_MB\)"):
+        budget.make_room(700, "This upload's index", keep=kept)  # 400 kept + 700 > 1000
+    assert kept.is_dir() and other.is_dir()
