@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from app_pages.catalog import HOME, PAGES
 from bertviz_core import load_model
 from bertviz_core.facts import model_facts
 from bertviz_core.lessons import load_lesson
@@ -111,6 +112,18 @@ def test_every_page_says_only_what_holds_for_the_loaded_checkpoint(checkpoint_di
     assert f"the sum of {parts} parts" in said and ("**segment embedding**" in said) == (truth.segments > 0)
     positions = texts(open_app("app_pages/positions.py", model=spec))
     assert f"uses **{truth.positions}** position embeddings" in positions
+
+
+@pytest.mark.parametrize("checkpoint", CHECKPOINTS)
+def test_no_page_gives_the_loaded_checkpoint_a_head_or_a_recipe_it_lacks(checkpoint_dirs, checkpoint):
+    """Every page, rendered on each checkpoint with a masked sentence and a pair: none says a model without a
+    next-sentence head was trained on sentence pairs, and none gives another model BERT-base's corpus."""
+    spec, truth = spec_and_truth(checkpoint_dirs, checkpoint)
+    for page in (HOME, *PAGES):
+        app = open_app(None if page == HOME else page.script, model=spec, text="The bank of the [MASK] was flooded.",
+                       pair="It rained for days.")
+        assert not app.exception, (page.url_path, app.exception)
+        assert_true_of(truth, texts(app), topics=())
 
 
 def any_answer(step):
