@@ -27,7 +27,7 @@ from bertviz_core.admission import Admission
 from bertviz_core.cache import BoundedCache, MemoryBudget, ModelShelf
 from bertviz_core.charts import figure_bytes
 from bertviz_core.facts import ModelFacts, model_facts
-from bertviz_core.loading import default_choice, expected_bytes, weight_bytes
+from bertviz_core.loading import check_size, default_choice, expected_bytes, weight_bytes
 
 if TYPE_CHECKING:  # the corpus modules (Parquet readers, index builds) are imported when the Corpus page first runs
     from bertviz_core.corpus import CorpusIndex, Sentences
@@ -81,6 +81,7 @@ def _shelved(spec: str, default: bool = False) -> LoadedModel:
     if spec in shelf().resident():
         return shelf().get(spec, default)
     size = expected_bytes(spec)
+    check_size(spec, size, max_model_bytes())  # the operator's per-model limit speaks before the memory budget
     cost = f", about {size / 1e6:,.0f} MB" if size else ""
     with st.spinner(f"Loading {spec or 'the default model'} for you{cost} (first time only)…"):
         return shelf().get(spec, default)

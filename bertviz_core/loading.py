@@ -393,7 +393,7 @@ def _load_alone(location: str, *, name: str, source: str, reason: str, local_fil
         config = AutoConfig.from_pretrained(location, **options)
     except (OSError, ValueError) as error:
         raise ModelLoadError(f"Cannot read a model configuration from '{name}': {_first_line(error)}") from error
-    _check_size(config, name, max_bytes)
+    check_size(name, 4 * estimated_parameters(config), max_bytes)
     try:
         tokenizer = AutoTokenizer.from_pretrained(location, **options)
         model, has_head = _load_weights(location, config, options)
@@ -471,9 +471,8 @@ def weight_bytes(model: LoadedModel) -> int:
     return 4 * estimated_parameters(model.config)
 
 
-def _check_size(config, name: str, max_bytes: int | None) -> None:
-    """Refuse, before loading, a model whose float32 weights would not fit the limit."""
-    needed = 4 * estimated_parameters(config)
+def check_size(name: str, needed: int, max_bytes: int | None) -> None:
+    """Refuse, before loading, a model whose float32 weights (``needed`` bytes) would not fit the limit."""
     if max_bytes is not None and needed > max_bytes:
         raise ModelTooLarge(f"'{name}' needs about {needed / 1e6:,.0f} MB for its weights; this server allows "
                              f"{max_bytes / 1e6:,.0f} MB per model.", needed)
