@@ -12,10 +12,11 @@ from bertviz_core import InputError
 from bertviz_core.corpus import CorpusIndex
 from bertviz_core.corpus.library import (UPLOADS, evict_uploads, index_folder, index_root, shipped_sentences,
                                          token_count)
+from bertviz_core.corpus.store import build_bytes
 from bertviz_core.corpus.text import sentences_of
 
 UPLOAD_TOKENS = 20_000  # indexed on the shared server; bigger corpora go through the command line or Ray
-UPLOADS_MB = 500  # disk kept for visitors' uploaded indexes, the least recently used evicted first
+UPLOADS_MB = 500  # disk kept for visitors' uploaded indexes, a new build's counted before it starts
 SOURCES = {"shipped": "Shipped: 440 sentences no model here trained on", "upload": "Upload a text file",
            "folder": "An index folder on this server"}
 
@@ -49,5 +50,5 @@ def uploaded_corpus(model) -> CorpusIndex:
         if tokens > UPLOAD_TOKENS:
             raise InputError(f"This file has {tokens:,} tokens; the app indexes at most {UPLOAD_TOKENS:,}. Index "
                              "bigger corpora with `python -m bertviz_core index` and open the folder here.")
-        evict_uploads(index_root(), UPLOADS_MB * 1_000_000, keep=folder)
+        evict_uploads(index_root(), UPLOADS_MB * 1_000_000, keep=folder, needed=build_bytes(model, sentences, tokens))
     return compute.corpus_index(model, sentences, folder)

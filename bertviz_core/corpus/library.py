@@ -45,13 +45,22 @@ def index_folder(root: Path, model: LoadedModel, sentences: Sentences) -> Path:
 
 def opened(model: LoadedModel, sentences: Sentences, folder: Path, progress: Progress | None = None,
            keep_layers: int | None = None) -> CorpusIndex:
-    """The index in ``folder``: opened when finished, otherwise built (or a killed build resumed) first."""
+    """The index in ``folder``: opened when finished, otherwise built (or a killed build resumed) first; an index
+    of the same model and corpus in an older format is removed when its successor is built."""
     try:
         read_manifest(folder)
     except InputError:
         build_index(model, sentences, folder, source=str(folder.name), shard_mb=SERVER_SHARD_MB, progress=progress)
+        for older in _older_formats(folder):
+            shutil.rmtree(older, ignore_errors=True)
     os.utime(folder)  # the least recently used upload is evicted first
     return CorpusIndex(folder, model, keep_layers=keep_layers)
+
+
+def _older_formats(folder: Path) -> list[Path]:
+    """The folders ``index_folder`` named for the same model and corpus in another format."""
+    stem = folder.name.removesuffix(f"-v{FORMAT}")
+    return [other for other in folder.parent.glob(f"{stem}-v*") if other != folder and other.is_dir()]
 
 
 def token_count(model: LoadedModel, sentences: Sentences) -> int:
@@ -61,12 +70,19 @@ def token_count(model: LoadedModel, sentences: Sentences) -> int:
     return sum(len(mask) - sum(mask) for mask in encoded["special_tokens_mask"])
 
 
-def evict_uploads(root: Path, max_bytes: int, keep: Path) -> list[Path]:
-    """Remove the least recently used upload indexes until those under ``root/uploads`` fit ``max_bytes``;
-    ``keep`` (the one being opened) stays. Returns what was removed."""
+def evict_uploads(root: Path, max_bytes: int, keep: Path, needed: int = 0) -> list[Path]:
+    """Make room under ``root/uploads`` for a build of ``needed`` bytes (``store.build_bytes``) within ``max_bytes``
+    in all: the least recently used upload indexes are removed first; ``keep`` (the one being opened) stays. A
+    build that cannot fit even alone is refused with an ``InputError``, and nothing is removed. Returns what was
+    removed."""
+    if needed > max_bytes:
+        raise InputError(f"Indexing this corpus takes about {needed / 1e6:,.0f} MB of disk, and the server keeps "
+                         f"{max_bytes / 1e6:,.0f} MB for uploaded corpora. Upload a smaller file (with this model, "
+                         f"about {max_bytes / needed:.0%} of this one), or index it with "
+                         "`python -m bertviz_core index` and open the folder here.")
     folders = sorted((f for f in (root / UPLOADS).glob("*") if f.is_dir()), key=lambda f: f.stat().st_mtime)
     sizes = {folder: sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) for folder in folders}
-    total, removed = sum(sizes.values()), []
+    total, removed = sum(sizes.values()) + needed, []
     for folder in folders:
         if total <= max_bytes:
             break
