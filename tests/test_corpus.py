@@ -123,10 +123,10 @@ def test_shards_hold_each_tokens_hidden_state_and_norm_as_transformers_computes_
 def test_a_failed_shard_write_stops_the_build_with_its_error(tmp_path, monkeypatch, corpus_file, embedded):
     write = store.write_shard
 
-    def disk_full_at_the_second_shard(directory, number, rows, behind=None):
+    def disk_full_at_the_second_shard(directory, number, rows):
         if number == 1:
             raise OSError("No space left on device")
-        write(directory, number, rows, behind)
+        write(directory, number, rows)
 
     monkeypatch.setattr(store, "write_shard", disk_full_at_the_second_shard)
     with pytest.raises(OSError, match="No space left"):

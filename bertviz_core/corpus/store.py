@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from importlib import metadata
@@ -38,9 +37,9 @@ import torch
 
 from ..analysis import InputError
 from ..loading import LoadedModel
-from .encode import (METADATA, SENTENCE_HEADS, Encoded, Scratch, encode_sentences, layer_vectors,
+from .encode import (METADATA, SENTENCE_HEADS, Encoded, encode_sentences, layer_vectors,
                      sentence_heads, vector_column)
-from .files import FileImage, write_whole
+from .files import write_whole
 from .heads import STATISTICS, AtlasSums, write_atlas
 from .text import Sentences
 
@@ -49,11 +48,9 @@ FORMAT = 4
 and [CLS] hidden states per sentence, and the head atlas; 4: each vector stored once (no exact index files; a
 compressed layer's vectors in its .npy only), FAISS labels are metadata rows."""
 SHARD_MB = 256
-"""A build holds two shards at most, whatever the corpus size (one shard's rows, and the file of the one before, saved
-while they are encoded), each about this many MB of vectors by default (some 24,000 tokens of the offline model at
-its seven layers, 6,400 of BERT-base at thirteen). Measured on the offline model, 60,000 tokens: its peak is 487 MB
-above the model with 32 MB shards, 568 MB with 128 MB (505 and 648 MB when two shards' rows were held and each
-written from its rows). Smaller shards cost speed, not only memory: sentences are sorted by length within a shard, so
+"""A build holds one shard's rows at a time, whatever the corpus size, each about this many MB of vectors by default
+(some 24,000 tokens of the offline model at its seven layers, 6,400 of BERT-base at thirteen), and writes them before
+it encodes the next. Smaller shards cost speed, not only memory: sentences are sorted by length within a shard, so
 a small one pads more (BERT-base-sized, 20,000 tokens: bare passes 25 s in shards of 22 sentences, 16 s in one batch
 order)."""
 SAMPLE_SENTENCES = 1000
@@ -187,50 +184,12 @@ def sentences_per_shard(model: LoadedModel, sentences: Sentences, layers: list[i
 
 def encode_shards(model: LoadedModel, sentences: Sentences, directory: Path, layers: list[int],
                   shard_sentences: int, atlas: bool, progress: Progress) -> None:
-    """The in-process build: one shard at a time, each saved to disk while the next is encoded."""
-    scratch = Scratch()  # a shard's rows are in its file's bytes before the next is encoded
-    with WriteBehind() as behind:
-        for number, start in enumerate(range(0, len(sentences), shard_sentences)):
-            stop = min(start + shard_sentences, len(sentences))
-            if not shard_path(directory, number).exists():
-                encoded = encode_sentences(model, sentences.part(start, stop), start, layers, atlas, scratch=scratch)
-                write_shard(directory, number, encoded, behind)
-            progress(stop, len(sentences), "sentences")
-
-
-class WriteBehind:
-    """Writes files while the caller computes the next thing to write: each file's bytes are made in the caller's
-    thread (``files.FileImage``, in memory kept from one file to the next), and saved to disk in a background thread,
-    after the one before it: at most one save is pending, and its error is raised in the caller. A build writes as
-    many bytes as it computes, and saving them mostly waits for the disk: in series, every shard's save would add
-    its disk time to the build's."""
-
-    def __init__(self) -> None:
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="bert-lens-write")
-        self._image = FileImage()
-        self._pending: Future | None = None
-
-    def write(self, path: Path, write: Callable[[BinaryIO], None], size_hint: int = 0) -> None:
-        """``write`` the file's bytes now (about ``size_hint`` of them), and save them to ``path`` behind."""
-        self.wait()
-        self._image.clear(size_hint)
-        write(self._image)
-        self._pending = self._thread.submit(self._image.save, path)
-
-    def wait(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
-
-    def __enter__(self) -> WriteBehind:
-        return self
-
-    def __exit__(self, *error) -> None:
-        try:
-            self.wait()
-        finally:
-            self._thread.shutdown()
-            self._image.close()
+    """The in-process build: one shard at a time, encoded then written."""
+    for number, start in enumerate(range(0, len(sentences), shard_sentences)):
+        stop = min(start + shard_sentences, len(sentences))
+        if not shard_path(directory, number).exists():
+            write_shard(directory, number, encode_sentences(model, sentences.part(start, stop), start, layers, atlas))
+        progress(stop, len(sentences), "sentences")
 
 
 def shard_path(directory: Path, number: int) -> Path:
@@ -241,20 +200,15 @@ def heads_path(directory: Path, number: int) -> Path:
     return directory / "heads" / f"{number:05d}.parquet"
 
 
-def write_shard(directory: Path, number: int, encoded: Encoded, behind: WriteBehind | None = None) -> None:
-    """The sentence rows first, then the token rows (saved behind the caller's next work if ``behind`` is given): a
-    shard whose token file exists is whole."""
+def write_shard(directory: Path, number: int, encoded: Encoded) -> None:
+    """The sentence rows first, then the token rows: a shard whose token file exists is whole."""
     write_whole(heads_path(directory, number), partial(_write_rows, encoded.sentences))
-    if behind is None:
-        write_whole(shard_path(directory, number), partial(_write_rows, encoded.tokens))
-    else:  # about as many bytes as the rows hold: the vectors are stored plain
-        behind.write(shard_path(directory, number), partial(_write_rows, encoded.tokens),
-                     encoded.tokens.nbytes + (1 << 20))
+    write_whole(shard_path(directory, number), partial(_write_rows, encoded.tokens))
 
 
 def _write_rows(rows: pa.Table, file: BinaryIO) -> None:
-    """Vectors do not compress (snappy saved under 1%) and never repeat, so their columns are stored plain: the
-    FAISS build reads each layer back at disk speed."""
+    """Vectors do not compress (snappy saved under 1%) and never repeat, so their columns are stored plain: a layer's
+    first search reads them back at disk speed."""
     plain = [field.name for field in rows.schema if pa.types.is_fixed_size_binary(field.type)]
     kept = [name for name in rows.column_names if name not in plain]
     pq.write_table(rows, file, compression={name: "none" if name in plain else "snappy" for name in rows.column_names},
