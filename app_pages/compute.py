@@ -24,10 +24,10 @@ from bertviz_core import Analysis, LoadedModel, ModelLoadError, analysis_key, an
 from bertviz_core.analysis import analysis_bytes
 from bertviz_core.attention.rollout import NormMaps, norm_maps
 from bertviz_core.admission import Admission
-from bertviz_core.cache import BoundedCache, MemoryBudget, ModelShelf
+from bertviz_core.cache import BoundedCache, DiskBudget, MemoryBudget, ModelShelf
 from bertviz_core.charts import figure_bytes
 from bertviz_core.facts import ModelFacts, model_facts
-from bertviz_core.loading import check_size, default_choice, expected_bytes, weight_bytes
+from bertviz_core.loading import check_size, default_choice, expected_bytes, hub_folder, weight_bytes, will_download
 
 if TYPE_CHECKING:  # the corpus modules (Parquet readers, index builds) are imported when the Corpus page first runs
     from bertviz_core.corpus import CorpusIndex, Sentences
@@ -82,9 +82,15 @@ def _shelved(spec: str, default: bool = False) -> LoadedModel:
         return shelf().get(spec, default)
     size = expected_bytes(spec)
     check_size(spec, size, max_model_bytes())  # the operator's per-model limit speaks before the memory budget
+    downloading = size and will_download(spec)
+    if downloading:
+        disk().make_room(size, f"Downloading '{spec}'")
     cost = f", about {size / 1e6:,.0f} MB" if size else ""
     with st.spinner(f"Loading {spec or 'the default model'} for you{cost} (first time only)…"):
-        return shelf().get(spec, default)
+        model = shelf().get(spec, default)
+    if downloading and model.source == "hub":
+        _record_download(spec)
+    return model
 
 
 def second_model(first: LoadedModel, spec: str) -> LoadedModel:
@@ -211,10 +217,9 @@ def corpus_indexes() -> BoundedCache:
 
 
 def corpus_index(model: LoadedModel, sentences: Sentences, folder: Path) -> CorpusIndex:
-    """The index of ``sentences`` in ``folder``: open, opened from disk, or built there first with a progress bar
-    (the build holds the model's lock one batch at a time, so other visitors' pages keep working)."""
-    from bertviz_core.corpus.library import opened
-
+    """The index of ``sentences`` in ``folder``: open, opened from disk, or built there first (heavy work: in turn,
+    with a progress bar, once the disk budget has room for it; the build holds the model's lock one batch at a
+    time, so other visitors' pages keep working)."""
     key = ("corpus", model.location, str(folder))
     found = corpus_indexes().get(key)
     if found is not None:
@@ -224,10 +229,53 @@ def corpus_index(model: LoadedModel, sentences: Sentences, folder: Path) -> Corp
     def progress(done: int, total: int, what: str) -> None:
         bar.progress(done / total, text=f"Indexing the corpus (first time only): {done:,} of {total:,} {what}")
 
-    index = corpus_indexes().get_or_compute(key, lambda: opened(model, sentences, folder, progress, CORPUS_LAYERS))
+    index = corpus_indexes().get_or_compute(key, lambda: _opened_or_built(model, sentences, folder, bar, progress))
     bar.empty()
     return_freed_memory()
     return index
+
+
+def _opened_or_built(model: LoadedModel, sentences: Sentences, folder: Path, bar, progress) -> CorpusIndex:
+    from bertviz_core.corpus.library import is_built, opened, token_count
+    from bertviz_core.corpus.store import build_bytes
+
+    if is_built(folder):
+        return opened(model, sentences, folder, keep_layers=CORPUS_LAYERS)
+    disk().make_room(build_bytes(model, sentences, token_count(model, sentences)), "Indexing this corpus", keep=folder)
+    return in_turn("index build", bar, lambda: opened(model, sentences, folder, progress, CORPUS_LAYERS))
+
+
+@st.cache_resource
+def disk() -> DiskBudget:
+    """The server's one disk budget (BERT_LENS_DISK_MB, default 2,000 MB) over the corpus indexes it builds, the
+    visitors' uploaded corpora and the hub models it downloads, the least recently used removed first."""
+    return DiskBudget(setting("BERT_LENS_DISK_MB", 2000) * 1_000_000, _written_folders)
+
+
+def _written_folders() -> list[Path]:
+    from bertviz_core.corpus.library import index_folders, index_root
+
+    return index_folders(index_root()) + [hub_folder(repo) for repo in _downloaded()]
+
+
+DOWNLOADED = "models-downloaded-by-the-app.txt"
+"""In the index root: the hub models this app downloaded, whose cache folders its disk budget may remove (never a
+model that was in the cache before the app asked for it)."""
+
+
+def _downloaded() -> list[str]:
+    from bertviz_core.corpus.library import index_root
+
+    record = index_root() / DOWNLOADED
+    return record.read_text().split() if record.is_file() else []
+
+
+def _record_download(repo: str) -> None:
+    from bertviz_core.corpus.library import index_root
+
+    record = index_root() / DOWNLOADED
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text("\n".join(dict.fromkeys([*_downloaded(), repo])) + "\n")
 
 
 def opened_corpus_index(model: LoadedModel, folder: Path) -> CorpusIndex:

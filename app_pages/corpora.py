@@ -10,12 +10,10 @@ from app_pages.sidebar import local_paths_allowed
 from app_pages.state import url_choice, url_text
 from bertviz_core import InputError
 from bertviz_core.corpus import CorpusIndex
-from bertviz_core.corpus.library import (UPLOADS, evict_uploads, index_folder, index_root, shipped_sentences,
-                                         token_count)
+from bertviz_core.corpus.library import UPLOADS, index_folder, index_root, shipped_sentences, token_count
 from bertviz_core.corpus.text import sentences_of
 
 UPLOAD_TOKENS = 20_000  # indexed on the shared server; bigger corpora go through the command line or Ray
-UPLOADS_MB = 500  # disk kept for visitors' uploaded indexes, the least recently used evicted first
 SOURCES = {"shipped": "Shipped: 440 sentences held out of the offline model's fine-tuning", "upload": "Upload a text file",
            "folder": "An index folder on this server"}
 
@@ -44,10 +42,9 @@ def uploaded_corpus(model) -> CorpusIndex:
         st.stop()
     sentences = sentences_of(upload.getvalue(), upload.name, "prose" if prose else "lines")
     folder = index_folder(index_root() / UPLOADS, model, sentences)
-    if not folder.exists():  # a new upload: checked and made room for once, not on every rerun of the page
+    if not folder.exists():  # a new upload: checked once, not on every rerun of the page
         tokens = token_count(model, sentences)
         if tokens > UPLOAD_TOKENS:
             raise InputError(f"This file has {tokens:,} tokens; the app indexes at most {UPLOAD_TOKENS:,}. Index "
                              "bigger corpora with `python -m bertviz_core index` and open the folder here.")
-        evict_uploads(index_root(), UPLOADS_MB * 1_000_000, keep=folder)
     return compute.corpus_index(model, sentences, folder)

@@ -54,7 +54,7 @@ from bertviz_core.corpus import search, store  # noqa: E402
 from bertviz_core.corpus.library import SERVER_SHARD_MB, shipped_sentences  # noqa: E402
 from bertviz_core.corpus.encode import (BATCH_TOKENS, METADATA, _length_batches, encode_sentences,  # noqa: E402
                                         layer_vectors)
-from bertviz_core.corpus.store import (EncodeShards, encode_shards, model_spec, shard_path,  # noqa: E402
+from bertviz_core.corpus.store import (EncodeShards, encode_shards, heads_path, model_spec, shard_path,  # noqa: E402
                                        shard_vectors)
 
 TRAIN = ROOT / "training" / "work" / "train.txt"
@@ -130,14 +130,16 @@ class Cached:
         return {"shard_sentences": self.shard_sentences, "encode": self._linked}
 
     def _linked(self, model, sentences, directory, layers, shard_sentences, atlas, report) -> None:
+        """Both files of each shard (token rows, and sentence rows for the atlas)."""
         for number, start in enumerate(range(0, len(sentences), shard_sentences)):
-            source, target = shard_path(self.folder, number), shard_path(directory, number)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if start + shard_sentences <= len(sentences):
-                os.link(source, target)
-            else:
-                table = pq.read_table(source)
-                pq.write_table(table.filter(pc.less(table["sentence_id"], len(sentences))), target)
+            for where in (shard_path, heads_path):
+                source, target = where(self.folder, number), where(directory, number)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if start + shard_sentences <= len(sentences):
+                    os.link(source, target)
+                else:
+                    table = pq.read_table(source)
+                    pq.write_table(table.filter(pc.less(table["sentence_id"], len(sentences))), target)
 
 
 def cached_vectors(model: LoadedModel, tokens: int, layer: int) -> Cached:
@@ -241,11 +243,25 @@ def held_out_queries(model: LoadedModel, layer: int, count: int) -> np.ndarray:
 
 def exact_rows(folder: Path, layer: int, queries: np.ndarray) -> np.ndarray:
     """Metadata rows [Q, K] of each query's true nearest tokens: IndexFlatIP over the index's unit vectors, added
-    shard by shard in id order, which is the metadata's order."""
+    a part at a time in row order."""
     flat = faiss.IndexFlatIP(queries.shape[1])
-    for _, vectors in shard_vectors(sorted((folder / "shards").glob("*.parquet")), layer):
+    for vectors in unit_vectors(folder, layer):
         flat.add(vectors)
     return flat.search(queries, K)[1]
+
+
+def unit_vectors(folder: Path, layer: int, part: int = 100_000) -> Iterator[np.ndarray]:
+    """An index's unit vectors at ``layer`` in row order, a part at a time: from its shards, or from a compressed
+    index's .npy (its shards then hold no vectors)."""
+    stored_file = folder / f"layer-{layer}.npy"
+    if not stored_file.exists():
+        yield from shard_vectors(sorted((folder / "shards").glob("*.parquet")), layer)
+        return
+    stored = np.load(stored_file, mmap_mode="r")
+    for start in range(0, len(stored), part):
+        vectors = np.array(stored[start:start + part])
+        faiss.normalize_L2(vectors)
+        yield vectors
 
 
 def searched(corpus: CorpusIndex, layer: int, queries: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -291,7 +307,9 @@ def sweep(model: LoadedModel, folder: Path, layer: int, queries: np.ndarray, tru
 
 
 def faiss_bytes_per_token(folder: Path, layer: int) -> float:
-    return (folder / f"layer-{layer}.faiss").stat().st_size / store.read_manifest(folder).data["tokens"]
+    """A compressed index's file, or the memory an exact index takes once built from the shards."""
+    manifest = store.read_manifest(folder)
+    return manifest.data["indexes"][str(layer)]["bytes"] / manifest.data["tokens"]
 
 
 def search_tables(name: str, sizes: list[int], count: int, pq_dims: list[int], nprobes: list[int],
@@ -379,6 +397,11 @@ def disk_bytes(folder: Path) -> dict[str, int]:
     return dict(parts, rest=size_of(folder.rglob("*")) - sum(parts.values()))
 
 
+def vector_bytes(model: LoadedModel, manifest: store.Manifest) -> int:
+    """The float32 vectors of an index: every token at every layer."""
+    return manifest.data["tokens"] * len(manifest.layers) * model.config.hidden_size * 4
+
+
 def column_chunks(shard: Path):
     meta = pq.ParquetFile(shard).metadata
     return [meta.row_group(group).column(column) for group in range(meta.num_row_groups)
@@ -392,7 +415,8 @@ def size_of(paths) -> int:
 def per_token_table(names: list[str], tokens: int) -> None:
     header(f"### Bytes per token per layer: about {tokens:,} tokens of train.txt at the last layer; resident bytes "
            "in a new process after Arrow's first read", "model", "kind", "tokens", "Parquet metadata",
-           "Parquet vectors", "FAISS", ".npy", "resident metadata", "resident index", "CorpusIndex.nbytes")
+           "Parquet vectors", "FAISS", ".npy", "disk / float32 vector", "resident metadata", "resident index",
+           "CorpusIndex.nbytes")
     for name in names:
         model = load(name)
         layer = model.num_layers
@@ -404,8 +428,9 @@ def per_token_table(names: list[str], tokens: int) -> None:
                 held = held_in_new_process(folder, model, layer)
                 row(f"{name} {model.config.hidden_size}d", kind, f"{count:,}",
                     *(f"{value / count:.0f}" for value in (disk["metadata"], disk["vectors"], disk["faiss"],
-                                                           disk["npy"], held["metadata"], held["index"],
-                                                           held["nbytes"])))
+                                                           disk["npy"])),
+                    f"{sum(disk.values()) / (count * model.config.hidden_size * 4):.3f}",
+                    *(f"{value / count:.0f}" for value in (held["metadata"], held["index"], held["nbytes"])))
 
 
 def shipped_table(names: list[str]) -> None:
@@ -413,7 +438,7 @@ def shipped_table(names: list[str]) -> None:
     header(f"### The shipped corpus (the app's: written.tsv and {SHIPPED.name}, {len(sentences)} sentences) at "
            "every layer, built as the app builds it: one build, "
            "what a fresh server pays before its first search", "model", "layers", "kind", "tokens", "build s",
-           "Parquet MB", "FAISS MB", ".npy MB", "total MB", "resident MB: model_fingerprint",
+           "Parquet MB", "FAISS MB", ".npy MB", "total MB", "total / float32 vectors", "resident MB: model_fingerprint",
            "resident MB: first Parquet read", "resident MB: corpus, one layer loaded")
     for name in names:
         model = load(name)
@@ -424,7 +449,9 @@ def shipped_table(names: list[str]) -> None:
             row(name, len(manifest.layers), manifest.data["indexes"][str(model.num_layers)]["kind"],
                 f"{manifest.data['tokens']:,}", f"{seconds:.1f}",
                 *(f"{value / 1e6:.1f}" for value in (disk["metadata"] + disk["vectors"], disk["faiss"], disk["npy"],
-                                                     sum(disk.values()), held["fingerprint"], held["first read"],
+                                                     sum(disk.values()))),
+                f"{sum(disk.values()) / vector_bytes(model, manifest):.3f}",
+                *(f"{value / 1e6:.1f}" for value in (held["fingerprint"], held["first read"],
                                                      held["metadata"] + held["index"])))
 
 

@@ -287,6 +287,22 @@ def in_hub_cache(repo_id: str) -> bool:
     return has("config.json") and (has("model.safetensors") or has("pytorch_model.bin"))
 
 
+def will_download(spec: str) -> bool:
+    """Will loading ``spec`` download it (a hub id whose weights are not in the local cache)?"""
+    spec = (spec or "").strip()
+    if not spec or spec.lower() in EMBEDDED_ALIASES | OFFLINE_MLM_ALIASES or is_local_spec(spec):
+        return False
+    try:
+        return not in_hub_cache(spec)
+    except ValueError:  # not a hub id at all: loading says so
+        return False
+
+
+def hub_folder(repo_id: str) -> Path:
+    """Where the local Hugging Face cache keeps ``repo_id``'s files."""
+    return Path(hub_constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}"
+
+
 def _cached_file(repo_id: str, filename: str) -> str | None:
     """The path of ``filename`` of ``repo_id`` in the local Hugging Face cache, or None."""
     found = try_to_load_from_cache(repo_id, filename)

@@ -21,8 +21,10 @@ from transformers import AutoModel, AutoTokenizer
 from bertviz_core import InputError, analyze, load_model
 from bertviz_core.cli import main
 from bertviz_core.corpus import CorpusIndex, CorpusIndexError, build_index, query_word, read_sentences, store
-from bertviz_core.corpus.library import UPLOADS, evict_uploads, index_folder, shipped_sentences, token_count
-from bertviz_core.corpus.encode import layer_vectors, split_token_ids
+from bertviz_core.cache import DiskBudget
+from bertviz_core.corpus.library import (UPLOADS, index_folder, index_folders, opened, shipped_sentences,
+                                         token_count)
+from bertviz_core.corpus.encode import layer_vectors, split_token_ids, vector_column
 
 from tiny_models import save_tiny_model
 
@@ -122,10 +124,10 @@ def test_shards_hold_each_tokens_hidden_state_and_norm_as_transformers_computes_
 def test_a_failed_shard_write_stops_the_build_with_its_error(tmp_path, monkeypatch, corpus_file, embedded):
     write = store.write_shard
 
-    def disk_full_at_the_second_shard(directory, number, rows, behind=None):
+    def disk_full_at_the_second_shard(directory, number, rows):
         if number == 1:
             raise OSError("No space left on device")
-        write(directory, number, rows, behind)
+        write(directory, number, rows)
 
     monkeypatch.setattr(store, "write_shard", disk_full_at_the_second_shard)
     with pytest.raises(OSError, match="No space left"):
@@ -194,18 +196,20 @@ def test_occurrences_of_a_word_are_grouped_by_k_means(tmp_path, corpus_file, emb
         index.occurrences("zebra", 6)
 
 
-def test_the_index_refuses_another_model_and_damaged_files(tmp_path, corpus_file, embedded):
+def test_the_index_refuses_another_model_and_damaged_files(tmp_path, monkeypatch, corpus_file, embedded):
     folder = tmp_path / "index"
     build_index(embedded, read_sentences(corpus_file), folder, layers=[1, 2])
     other = load_model(str(save_tiny_model("bert", tmp_path / "other", with_head=False)))
     with pytest.raises(CorpusIndexError, match="built with all-MiniLM-L6-v2"):
         CorpusIndex(folder, other)
+    monkeypatch.setattr(store, "EXACT_UP_TO", 10)
+    build_index(embedded, read_sentences(corpus_file), tmp_path / "compressed", layers=[1])
+    codes = tmp_path / "compressed" / "layer-1.faiss"
+    codes.write_bytes(codes.read_bytes()[:100])
+    with pytest.raises(CorpusIndexError, match="layer 1 .* damaged"):
+        CorpusIndex(tmp_path / "compressed", embedded).search(analyze(embedded, QUERY), 1, 1)
     damaged = tmp_path / "damaged"
     shutil.copytree(folder, damaged)
-    (damaged / "layer-1.faiss").write_bytes((damaged / "layer-1.faiss").read_bytes()[:100])
-    index = CorpusIndex(damaged, embedded)
-    with pytest.raises(CorpusIndexError, match="layer 1 .* damaged"):
-        index.search(analyze(embedded, QUERY), 1, 1)
     shard = next((damaged / "shards").iterdir())
     shard.write_bytes(shard.read_bytes()[:-50])
     with pytest.raises(CorpusIndexError, match="damaged"):
@@ -316,16 +320,118 @@ def test_query_words_and_word_counts(tmp_path, corpus_file, embedded):
     assert (index.count("BANK"), index.count("banks"), index.count("zebra")) == (6, 1, 0)
 
 
-def test_the_library_keeps_one_folder_per_model_and_corpus_and_evicts_old_uploads(tmp_path, embedded, offline):
+def test_the_library_keeps_one_folder_per_model_and_corpus(tmp_path, embedded, offline):
     sentences = shipped_sentences()
     assert len(sentences) == 440 and {"bert-lens", "wikipedia"} <= set(sentences.labels)
     assert index_folder(tmp_path, embedded, sentences) != index_folder(tmp_path, offline, sentences)
     first = sentences.part(0, 20)
     assert token_count(embedded, first) == sum(analyze(embedded, text).num_tokens - 2 for text in first.texts)
-    uploads = tmp_path / UPLOADS
-    for age, name in enumerate(("newest", "middle", "oldest")):
-        (uploads / name).mkdir(parents=True)
-        (uploads / name / "data").write_bytes(b"x" * 1000)
-        os.utime(uploads / name, (1_000_000 - age, 1_000_000 - age))
-    removed = evict_uploads(tmp_path, max_bytes=1500, keep=uploads / "oldest")
-    assert [folder.name for folder in removed] == ["middle", "newest"] and (uploads / "oldest").exists()
+
+
+def uploads_of(root: Path, *sizes: int) -> list[Path]:
+    """Upload folders of ``sizes`` bytes, the first the most recently used."""
+    folders = []
+    for age, size in enumerate(sizes):
+        folder = root / UPLOADS / f"upload-{age}"
+        folder.mkdir(parents=True)
+        (folder / "data").write_bytes(b"x" * size)
+        os.utime(folder, (1_000_000 - age, 1_000_000 - age))
+        folders.append(folder)
+    return folders
+
+
+def _disk(root: Path, max_bytes: int) -> DiskBudget:
+    return DiskBudget(max_bytes, lambda: index_folders(root))
+
+
+def test_indexes_make_room_for_a_build_by_removing_the_least_recently_used(tmp_path):
+    newest, middle, oldest = uploads_of(tmp_path, 1000, 1000, 1000)
+    shipped = tmp_path / "model-corpus-v4"
+    shipped.mkdir()
+    (shipped / "data").write_bytes(b"x" * 400)
+    os.utime(shipped, (900_000, 900_000))  # the least recently used of all
+    assert set(index_folders(tmp_path)) == {newest, middle, oldest, shipped}
+    assert _disk(tmp_path, 3900).make_room(500, "Indexing this corpus", keep=tmp_path / UPLOADS / "new") == []
+    removed = _disk(tmp_path, 3900).make_room(1200, "Indexing this corpus", keep=tmp_path / UPLOADS / "new")
+    assert removed == [shipped, oldest] and newest.exists() and middle.exists()
+    removed = _disk(tmp_path, 1500).make_room(300, "Indexing this corpus", keep=newest)  # the one opened stays
+    assert removed == [middle] and newest.exists()
+
+
+def test_a_build_bigger_than_the_disk_budget_is_refused_and_nothing_is_removed(tmp_path):
+    folders = uploads_of(tmp_path, 1000, 1000)
+    with pytest.raises(InputError, match=r"Indexing this corpus needs about 5 MB of disk; this server keeps 2 MB in "
+                                         r"all for indexes, uploads and models \(BERT_LENS_DISK_MB\)"):
+        _disk(tmp_path, 2_000_000).make_room(5_000_000, "Indexing this corpus", keep=tmp_path / UPLOADS / "new")
+    assert all(folder.exists() for folder in folders)
+
+
+def test_the_expected_build_bytes_bound_what_a_build_writes(tmp_path, corpus_file, embedded):
+    sentences = read_sentences(corpus_file)
+    for layers in ([3], None):
+        folder = tmp_path / f"index-{layers}"
+        build_index(embedded, sentences, folder, layers)
+        written = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+        vectors = token_count(embedded, sentences) * len(store.checked_layers(embedded, layers)) * 384 * 4
+        expected = store.build_bytes(embedded, sentences, token_count(embedded, sentences), layers)
+        assert vectors < written <= expected  # a corpus this small is mostly Parquet's own overhead beside them
+
+
+def column_chunks(shard: Path) -> list:
+    meta = pq.ParquetFile(shard).metadata
+    return [meta.row_group(group).column(column) for group in range(meta.num_row_groups)
+            for column in range(meta.num_columns)]
+
+
+@pytest.mark.parametrize("kind", ["exact", "compressed"])
+def test_every_vector_is_stored_once(tmp_path, monkeypatch, corpus_file, embedded, kind):
+    monkeypatch.setattr(store, "EXACT_UP_TO", 10**9 if kind == "exact" else 10)
+    manifest = build_index(embedded, read_sentences(corpus_file), tmp_path / "index", layers=[0, 5])
+    shards = sorted((tmp_path / "index" / "shards").glob("*.parquet"))
+    chunks = [chunk for shard in shards for chunk in column_chunks(shard) if chunk.path_in_schema.startswith("vector_")]
+    in_npy = sum(np.load(path, mmap_mode="r").nbytes for path in (tmp_path / "index").glob("*.npy"))
+    vector_bytes = manifest.data["tokens"] * 2 * 384 * 4
+    if kind == "exact":  # plain values, and a page header of some bytes
+        assert 0 <= sum(chunk.total_compressed_size for chunk in chunks) - vector_bytes < 100 * len(chunks)
+        assert in_npy == 0
+    else:
+        assert (chunks, in_npy) == ([], vector_bytes)
+    assert [path.name for path in (tmp_path / "index").glob("*.faiss")] == \
+        ([] if kind == "exact" else ["layer-0.faiss", "layer-5.faiss"])
+    index = CorpusIndex(tmp_path / "index", embedded)
+    rows = np.array([0, 3, manifest.data["tokens"] - 1])
+    for layer in (0, 5):
+        stored = layer_vectors(pa.concat_tables(pq.read_table(s) for s in shards), layer) if kind == "exact" else \
+            np.load(tmp_path / "index" / f"layer-{layer}.npy")
+        np.testing.assert_array_equal(index.stored_vectors(rows, layer), stored[rows])
+
+
+def test_an_exact_layer_is_built_from_the_shards_and_counted_before_its_first_search(tmp_path, corpus_file,
+                                                                                    embedded):
+    manifest = build_index(embedded, read_sentences(corpus_file), tmp_path / "index", layers=[2, 4])
+    index = CorpusIndex(tmp_path / "index", embedded, keep_layers=1)
+    counted = index.nbytes
+    index.search(analyze(embedded, QUERY), 5, 4)
+    flat, _ = index._layer(4)
+    assert flat.ntotal * flat.d * 4 == manifest.data["indexes"]["4"]["bytes"] == manifest.data["tokens"] * 384 * 4
+    assert index.nbytes == counted >= manifest.data["indexes"]["4"]["bytes"] + index.metadata.nbytes
+    unbounded = CorpusIndex(tmp_path / "index", embedded)
+    assert unbounded.nbytes < counted  # counts the layers searched so far: none
+    rows = pa.concat_tables(pq.read_table(shard, columns=[vector_column(4)])
+                            for shard in sorted((tmp_path / "index" / "shards").glob("*.parquet")))
+    unit = layer_vectors(rows, 4) / np.linalg.norm(layer_vectors(rows, 4), axis=1, keepdims=True)
+    np.testing.assert_allclose(flat.reconstruct_n(0, flat.ntotal), unit, atol=1e-6)
+
+
+def test_an_index_of_an_older_format_is_refused_or_rebuilt_by_the_app(tmp_path, corpus_file, embedded):
+    sentences = read_sentences(corpus_file)
+    folder = index_folder(tmp_path, embedded, sentences)
+    older = folder.with_name(folder.name.replace(f"-v{store.FORMAT}", f"-v{store.FORMAT - 1}"))
+    build_index(embedded, sentences, older, layers=[1])
+    manifest = json.loads((older / "manifest.json").read_text(encoding="utf-8"))
+    (older / "manifest.json").write_text(json.dumps(dict(manifest, format=store.FORMAT - 1)), encoding="utf-8")
+    with pytest.raises(CorpusIndexError, match=f"another version of BERT Lens .format {store.FORMAT - 1}, "
+                                               f"expected {store.FORMAT}.; rebuild it"):
+        CorpusIndex(older, embedded)
+    assert opened(embedded, sentences, folder).search(analyze(embedded, QUERY), 5, 1).matches
+    assert not older.exists()  # the app's own folder of the older format went once its successor was built

@@ -15,14 +15,13 @@ from typing import Callable
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..analysis import HoldsArrays, InputError
 from ..loading import LoadedModel
 from ..qkv import head_projections
 from ..vectors import pca
-from .encode import cls_column, float32_rows, layer_vectors, vector_column
+from .encode import cls_column, float32_rows
 from .heads import HeadAtlas, read_atlas
 from .search import CorpusIndex
 from .store import CorpusIndexError, heads_path
@@ -110,7 +109,7 @@ def query_key_space(model: LoadedModel, index: CorpusIndex, layer: int, head: in
     if not 0 <= head < model.num_heads:
         raise InputError(f"Heads run from 1 to {model.num_heads}; got {head + 1}.")
     rows = _sampled_rows(index, limit // 2)
-    inputs = _vectors_of_rows(index, rows, layer)
+    inputs = index.stored_vectors(rows, layer)
     queries, keys, _ = head_projections(model, layer, inputs)  # [H, N, d] each
     queries, keys = queries[head], keys[head]
     query_centre, key_centre = queries.mean(axis=0, dtype=np.float64), keys.mean(axis=0, dtype=np.float64)  # [d]
@@ -140,19 +139,6 @@ def _sampled_rows(index: CorpusIndex, most: int) -> np.ndarray:
     if len(taken) == 0:
         taken = order[:1]
     return np.concatenate([np.arange(starts[s], starts[s + 1]) for s in np.sort(taken)])
-
-
-def _vectors_of_rows(index: CorpusIndex, rows: np.ndarray, layer: int) -> np.ndarray:
-    """[N, D] stored hidden states of metadata ``rows`` (sorted) at ``layer``, read shard by shard."""
-    parts, first = [], 0
-    for shard in index.manifest.data["shards"]:
-        count = pq.ParquetFile(index.directory / shard).metadata.num_rows
-        wanted = rows[(rows >= first) & (rows < first + count)] - first
-        if len(wanted):
-            table = pq.read_table(index.directory / shard, columns=[vector_column(layer)], memory_map=True)
-            parts.append(layer_vectors(table, layer)[wanted])
-        first += count
-    return np.concatenate(parts)
 
 
 def _sentence_lengths(index: CorpusIndex, sentence_ids: np.ndarray) -> np.ndarray:
@@ -199,23 +185,19 @@ def corpus_map(index: CorpusIndex, layer: int, pooling: str = "mean", limit: int
 
 
 def _sentence_vectors(index: CorpusIndex, layer: int, pooling: str, chosen: np.ndarray) -> np.ndarray:
-    """[N, D] one vector per chosen sentence, read shard by shard."""
-    parts = []
-    for number, shard in enumerate(index.manifest.data["shards"]):
-        if pooling == "cls":
+    """[N, D] one vector per chosen sentence (sorted): its [CLS] hidden state, or the mean of its tokens'."""
+    if pooling == "cls":
+        parts = []
+        for number in range(len(index.manifest.data["shards"])):
             table = pq.read_table(heads_path(index.directory, number), columns=["sentence_id", cls_column(layer)])
             parts.append(float32_rows(table, cls_column(layer))[np.isin(table.column("sentence_id").to_numpy(),
                                                                         chosen)])
-        else:
-            table = pq.read_table(index.directory / shard, columns=["sentence_id", vector_column(layer)],
-                                  memory_map=True)
-            table = table.filter(pc.is_in(table.column("sentence_id"), pa.array(chosen)))
-            if table.num_rows:
-                ids = table.column("sentence_id").to_numpy()
-                starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-                sums = np.add.reduceat(layer_vectors(table, layer).astype(np.float64), starts, axis=0)
-                parts.append(sums / np.diff(np.r_[starts, len(ids)])[:, None])
-    return np.concatenate(parts)
+        return np.concatenate(parts)
+    sentence_ids = index.metadata.column("sentence_id").to_numpy()
+    rows = np.flatnonzero(np.isin(sentence_ids, chosen))
+    starts = np.flatnonzero(np.r_[True, sentence_ids[rows][1:] != sentence_ids[rows][:-1]])
+    sums = np.add.reduceat(index.stored_vectors(rows, layer).astype(np.float64), starts, axis=0)
+    return sums / np.diff(np.r_[starts, len(rows)])[:, None]
 
 
 def _plane(rows: np.ndarray, projection: str = "PCA",

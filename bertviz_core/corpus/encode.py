@@ -69,32 +69,14 @@ def cls_column(layer: int) -> str:
     return f"cls_{layer}"
 
 
-class Scratch:
-    """Memory for a shard's vectors, kept from one shard to the next: the system hands fresh memory over page by page
-    and zeroes it, which made filling a BERT-base shard's 200 MB of vectors take 0.08 to 0.36 s against 0.03 s in
-    memory filled before."""
-
-    def __init__(self) -> None:
-        self._blocks: list[np.ndarray] = []
-
-    def arrays(self, count: int, rows: int, width: int) -> list[np.ndarray]:
-        """``count`` float32 arrays [rows, width], each in the memory of the last call's if that is big enough."""
-        size = rows * width
-        self._blocks[count:] = []
-        self._blocks = [block if block.size >= size else np.empty(size, np.float32) for block in self._blocks]
-        self._blocks += [np.empty(size, np.float32) for _ in range(count - len(self._blocks))]
-        return [block[:size].reshape(rows, width) for block in self._blocks]
-
-
 def encode_sentences(model: LoadedModel, sentences: Sentences, first_id: int, layers: Sequence[int],
-                     heads: bool = True, batch_tokens: int = BATCH_TOKENS, scratch: Scratch | None = None) -> Encoded:
+                     heads: bool = True, batch_tokens: int = BATCH_TOKENS) -> Encoded:
     """Every token of ``sentences`` (sentence ids from ``first_id``) except special tokens and padding, in
     (sentence id, token index) order: id, sentence_id, token_index (0 = ``[CLS]``, as in ``Analysis.tokens``),
     token, word (the whole word it is part of) and word_index (its number in the sentence), start and end (the
     token's character span in its sentence), and per layer L (0 = the embedding output) ``vector_L`` (see
     ``layer_vectors``) and ``norm_L``; and one row per sentence (``Encoded.sentences``, with every head's
-    statistics unless ``heads`` is False). The vectors are held in ``scratch``'s memory if given (the rows share it:
-    use it again only once they are written)."""
+    statistics unless ``heads`` is False)."""
     encodings = model.tokenizer(list(sentences.texts), truncation=True, max_length=model.max_tokens,
                                 return_offsets_mapping=True, return_special_tokens_mask=True)
     rows = [_sentence_rows(encodings, sentences, index, first_id) for index in range(len(sentences))]
@@ -103,7 +85,7 @@ def encode_sentences(model: LoadedModel, sentences: Sentences, first_id: int, la
     # Each batch's vectors go straight to their rows: the table is in id order with no sort, and no copy of it.
     first_row = np.cumsum([0] + [len(positions) for _, positions in rows])
     D, shape = model.config.hidden_size, (model.num_layers, model.num_heads, len(STATISTICS))
-    vectors = (scratch or Scratch()).arrays(len(layers), table.num_rows, D)
+    vectors = [np.empty((table.num_rows, D), np.float32) for _ in layers]
     firsts = [np.empty((len(sentences), D), np.float32) for _ in layers]
     statistics = np.empty((len(sentences), *shape), np.float32) if heads else None
     for batch in _length_batches([len(ids) for ids in encodings["input_ids"]], batch_tokens):

@@ -1,10 +1,11 @@
-"""Writing an index's files: each whole under its name or not at all, on disk before it is renamed, and the big ones
-past the page cache.
+"""Writing an index's files: each whole under its name or not at all, on disk before it is renamed, and past the page
+cache.
 
-On this kind of machine (a virtual disk under ext4) copying into the page cache is what costs: writing 800 MB
-through it took 1.6 to 2.5 s of CPU, and O_DIRECT from one reused aligned buffer 0.4 s (bench/corpus.py's build,
-BERT-base-sized: its shards and FAISS indexes are 1.6 GB). A build writes as much as it computes, while its forward
-passes keep every core busy, so that CPU comes straight off its throughput.
+On this kind of machine (a virtual disk under ext4) copying into the page cache is what costs: a build writes as much
+as it computes while its forward passes keep every core busy, so that CPU comes straight off its throughput. The
+BERT-base-sized build of 20,000 tokens (800 MB of shards) took 12% longer through the page cache than past it (best
+of 5, in alternation with it, 2026-12-06); writing each shard in a background thread, or into memory kept from one
+shard to the next, saved 2% and 0.2%, and are gone.
 """
 
 from __future__ import annotations
@@ -35,7 +36,11 @@ def replaced(path: Path) -> Iterator[Path]:
     whole file or none, and a crash never leaves a whole name with lost contents (files are on disk when closed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.partial")
-    yield temporary
+    try:
+        yield temporary
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     os.replace(temporary, path)
 
 
@@ -81,62 +86,6 @@ class DirectFile(io.RawIOBase):
         finally:
             os.close(self._fd)
             self._buffer.close()
-            super().close()
-
-
-class FileImage(io.RawIOBase):
-    """A file's bytes, written into page-aligned memory that is kept from one file to the next, then saved to disk
-    whole and past the page cache: making the bytes costs CPU and saving them mostly waits for the disk, so a build
-    makes each shard's file between its forward passes and saves it in the background. Writing the same shard
-    through a ``DirectFile`` in the background slowed the forward passes beside it by its CPU and more, since a
-    forward pass waits for the slower of its threads: made here, a BERT-base-sized build of 20,000 tokens (17 s)
-    took 0.5 s less on average, in alternation with the other way. Saving a 256 MB file takes 5 ms of CPU."""
-
-    def __init__(self, size_hint: int = BLOCK) -> None:
-        super().__init__()
-        self._memory = mmap.mmap(-1, _blocks(size_hint))
-        self._size = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._size
-
-    def clear(self, size_hint: int = 0) -> None:
-        """Start another file in the same memory, grown now if it holds less than ``size_hint`` bytes."""
-        self._size = 0
-        self._grow(size_hint)
-
-    def write(self, data) -> int:
-        data = memoryview(data).cast("B")
-        self._grow(self._size + len(data))
-        self._memory[self._size:self._size + len(data)] = data
-        self._size += len(data)
-        return len(data)
-
-    def _grow(self, size: int) -> None:
-        """Memory for ``size`` bytes, with room to spare: a build's shards differ in size by some percent, and filling
-        fresh memory costs 0.1 s per 256 MB here (only the pages written to are ever taken)."""
-        if size > len(self._memory):
-            grown = mmap.mmap(-1, _blocks(max(size + size // 4, 2 * len(self._memory))))
-            grown[:self._size] = self._memory[:self._size]
-            self._memory.close()
-            self._memory = grown
-
-    def save(self, path: Path) -> None:
-        """Write the file's bytes to ``path``, whole or not at all (``replaced``)."""
-        with replaced(path) as temporary:
-            fd, direct = _open(temporary)
-            try:
-                _write_out(fd, self._memory, self._size, direct)
-                _on_disk(fd, self._size)
-            finally:
-                os.close(fd)
-
-    def close(self) -> None:
-        if not self.closed:
-            self._memory.close()
             super().close()
 
 

@@ -1,6 +1,6 @@
 """Where the app keeps corpus indexes: one folder per (model, corpus) under a root that outlives the server process,
-so the first visitor's build serves every later visitor and every restart; uploaded corpora in their own corner,
-within a disk budget, the least recently used evicted first."""
+so the first visitor's build serves every later visitor and every restart; uploaded corpora in their own corner. The
+app keeps them all within its disk budget (``cache.DiskBudget``), the least recently used removed first."""
 
 from __future__ import annotations
 
@@ -45,13 +45,20 @@ def index_folder(root: Path, model: LoadedModel, sentences: Sentences) -> Path:
 
 def opened(model: LoadedModel, sentences: Sentences, folder: Path, progress: Progress | None = None,
            keep_layers: int | None = None) -> CorpusIndex:
-    """The index in ``folder``: opened when finished, otherwise built (or a killed build resumed) first."""
-    try:
-        read_manifest(folder)
-    except InputError:
+    """The index in ``folder``: opened when finished, otherwise built (or a killed build resumed) first; an index
+    of the same model and corpus in an older format is removed when its successor is built."""
+    if not is_built(folder):
         build_index(model, sentences, folder, source=str(folder.name), shard_mb=SERVER_SHARD_MB, progress=progress)
-    os.utime(folder)  # the least recently used upload is evicted first
+        for older in _older_formats(folder):
+            shutil.rmtree(older, ignore_errors=True)
+    os.utime(folder)  # the least recently used index is removed first when the disk budget needs room
     return CorpusIndex(folder, model, keep_layers=keep_layers)
+
+
+def _older_formats(folder: Path) -> list[Path]:
+    """The folders ``index_folder`` named for the same model and corpus in another format."""
+    stem = folder.name.removesuffix(f"-v{FORMAT}")
+    return [other for other in folder.parent.glob(f"{stem}-v*") if other != folder and other.is_dir()]
 
 
 def token_count(model: LoadedModel, sentences: Sentences) -> int:
@@ -61,17 +68,15 @@ def token_count(model: LoadedModel, sentences: Sentences) -> int:
     return sum(len(mask) - sum(mask) for mask in encoded["special_tokens_mask"])
 
 
-def evict_uploads(root: Path, max_bytes: int, keep: Path) -> list[Path]:
-    """Remove the least recently used upload indexes until those under ``root/uploads`` fit ``max_bytes``;
-    ``keep`` (the one being opened) stays. Returns what was removed."""
-    folders = sorted((f for f in (root / UPLOADS).glob("*") if f.is_dir()), key=lambda f: f.stat().st_mtime)
-    sizes = {folder: sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) for folder in folders}
-    total, removed = sum(sizes.values()), []
-    for folder in folders:
-        if total <= max_bytes:
-            break
-        if folder != keep:
-            shutil.rmtree(folder, ignore_errors=True)
-            total -= sizes[folder]
-            removed.append(folder)
-    return removed
+def is_built(folder: Path) -> bool:
+    """Does ``folder`` hold a finished index (opening it then builds nothing)?"""
+    try:
+        read_manifest(folder)
+    except InputError:
+        return False
+    return True
+
+
+def index_folders(root: Path) -> list[Path]:
+    """Every index the app built under ``root``: one per model and shipped corpus, and one per upload."""
+    return [f for f in root.glob("*") if f.is_dir() and f.name != UPLOADS] + list((root / UPLOADS).glob("*"))

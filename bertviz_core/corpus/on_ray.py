@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ..loading import LoadedModel
-from .encode import Scratch, encode_sentences
+from .encode import encode_sentences
 from .store import EncodeShards, Progress, model_spec, shard_path, write_shard
 from .text import Sentences, sentences_of
 
@@ -95,13 +95,12 @@ class ShardWriter:
         self.model = load_model(spec)
         self.directory, self.layers = Path(directory), layers
         self.shard_sentences, self.atlas = shard_sentences, atlas
-        self.scratch = Scratch()  # each shard is written before the next is encoded into the same memory
 
     def __call__(self, group: pa.Table) -> pa.Table:
         group = group.sort_by("sentence_id")
         number = group.column("shard")[0].as_py()
         first = group.column("sentence_id")[0].as_py()
         part = Sentences(tuple(group.column("text").to_pylist()), tuple(group.column("label").to_pylist()))
-        encoded = encode_sentences(self.model, part, first, self.layers, self.atlas, scratch=self.scratch)
+        encoded = encode_sentences(self.model, part, first, self.layers, self.atlas)
         write_shard(self.directory, number, encoded)
         return pa.table({"shard": [number], "tokens": [encoded.tokens.num_rows]})

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -17,7 +18,8 @@ from ..analysis import Analysis, InputError
 from ..loading import LoadedModel
 from ..tokenization import word_groups, word_span
 from .encode import METADATA, token_ids
-from .store import RERANK, CorpusIndexError, Manifest, check_model, read_manifest, read_metadata
+from .store import (RERANK, CorpusIndexError, Manifest, check_model, exact_index, read_manifest, read_metadata,
+                    stored_vectors)
 
 NPROBE = 32
 """Inverted lists a compressed index visits per query (recall@10 against exact search: bench/corpus.py)."""
@@ -91,8 +93,8 @@ class WordGroups:
 class CorpusIndex:
     """A finished index opened for searching with the model that built it. Holds every token's metadata (60 to 115
     bytes a token resident on the system allocator, 230 on Arrow's default) and each layer's FAISS index once
-    searched (exact: 4 bytes per dimension and token; compressed: 120 to 320 bytes a token, its exact vectors
-    memory-mapped from disk). Measured by bench/corpus.py."""
+    searched (exact: 4 bytes per dimension and token, built from the shards; compressed: 120 to 320 bytes a token,
+    its vectors memory-mapped from disk). Measured by bench/corpus.py."""
 
     def __init__(self, directory: str | Path, model: LoadedModel, keep_layers: int | None = None):
         """``keep_layers``: how many layers' FAISS indexes stay loaded (the least recently searched goes first);
@@ -115,13 +117,20 @@ class CorpusIndex:
 
     @property
     def nbytes(self) -> int:
-        """Memory held: metadata, token ids, sentences and labels as Python strings, and the FAISS indexes loaded so
-        far, by their file sizes (not the memory-mapped vectors). Resident memory is more: 100,000 tokens of the
-        offline model counted 66 bytes a token here besides the index and held 115 (system allocator, as the app
-        sets); a compressed index holds 1.4 times its file (bench/corpus.py)."""
-        indexes = sum(self.manifest.data["indexes"][str(layer)]["bytes"] for layer in list(self._layers))
+        """Memory held: metadata, token ids, sentences and labels as Python strings, and the FAISS indexes, counted
+        as soon as the index is opened as the most it may hold (``keep_layers`` of them, or every layer searched so
+        far when unbounded), so that a cache that sizes it once counts the layers its first searches build.
+        Resident memory is more: 100,000 tokens of the offline model counted 66 bytes a token here besides the
+        index and held 115 (system allocator, as the app sets); a compressed index holds 1.4 times its file
+        (bench/corpus.py)."""
         strings = sum(map(sys.getsizeof, self.sentences)) + sum(map(sys.getsizeof, self.labels))
-        return self.metadata.nbytes + self.ids.nbytes + strings + indexes
+        return self.metadata.nbytes + self.ids.nbytes + strings + self._index_bytes()
+
+    def _index_bytes(self) -> int:
+        sizes = {layer: self.manifest.data["indexes"][str(layer)]["bytes"] for layer in self.layers}
+        if self.keep_layers is None:
+            return sum(sizes[layer] for layer in list(self._layers))
+        return sum(sorted(sizes.values(), reverse=True)[:max(1, self.keep_layers)])
 
     def search(self, query: Analysis, token: int, layer: int, k: int = 10) -> SearchResult:
         """The ``k`` corpus tokens closest to ``query``'s token ``token`` at ``layer``, best first."""
@@ -175,17 +184,19 @@ class CorpusIndex:
     def _nearest(self, vector: np.ndarray, layer: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(exact cosines, metadata rows) of the k nearest tokens, best first."""
         index, stored = self._layer(layer)
-        scores, ids = index.search(vector, k * RERANK if stored is not None else k)
-        rows = np.searchsorted(self.ids, ids[0][ids[0] >= 0])
+        scores, rows = index.search(vector, k * RERANK if stored is not None else k)
+        rows = rows[0][rows[0] >= 0]
         if stored is not None:  # candidates from the compressed index, scored again against their stored vectors
-            scores = stored[rows] @ vector[0]
+            candidates = np.asarray(stored[rows])
+            scores = candidates @ vector[0] / np.linalg.norm(candidates, axis=1)
             best = np.argsort(-scores, kind="stable")[:k]
             return scores[best], rows[best]
         return scores[0][:len(rows)], rows
 
     def _layer(self, layer: int) -> tuple[faiss.Index, np.ndarray | None]:
-        """Layer ``layer``'s FAISS index and, for a compressed one, its memory-mapped exact vectors; loaded once
-        and kept while ``keep_layers`` allows (sessions share this object, hence the lock)."""
+        """Layer ``layer``'s FAISS index and, for a compressed one, its memory-mapped stored vectors; loaded (or for
+        an exact one, built from the shards) once and kept while ``keep_layers`` allows (sessions share this object,
+        hence the lock)."""
         with self._lock:
             if layer in self._layers:
                 self._layers[layer] = self._layers.pop(layer)  # most recently used last
@@ -198,17 +209,38 @@ class CorpusIndex:
     def _load(self, layer: int) -> tuple[faiss.Index, np.ndarray | None]:
         entry, stored = self.manifest.data["indexes"][str(layer)], None
         try:
-            index = faiss.read_index(str(self.directory / entry["file"]))
-            if entry["kind"] == "compressed":
+            if entry["kind"] == "exact":
+                index = exact_index(self._shards, layer, self.manifest.data["model"]["hidden_size"])
+            else:
+                index = faiss.read_index(str(self.directory / entry["file"]))
                 faiss.extract_index_ivf(index).nprobe = NPROBE
-                stored = np.load(self.directory / f"layer-{layer}.npy", mmap_mode="r")
-        except (RuntimeError, OSError, ValueError) as error:
+                stored = np.load(self.directory / entry["stored"], mmap_mode="r")
+        except (RuntimeError, OSError, ValueError, KeyError, pa.ArrowException) as error:
             raise CorpusIndexError(f"The index of layer {layer} in {self.directory} is damaged: "
                                    f"{str(error).splitlines()[0]}") from None
         if index.ntotal != len(self.ids) or (stored is not None and len(stored) != len(self.ids)):
             raise CorpusIndexError(f"The index of layer {layer} in {self.directory} is damaged: "
                                    f"{index.ntotal:,} vectors for {len(self.ids):,} tokens.")
         return index, stored
+
+    @property
+    def _shards(self) -> list[Path]:
+        return [self.directory / shard for shard in self.manifest.data["shards"]]
+
+    def stored_vectors(self, rows: np.ndarray, layer: int) -> np.ndarray:
+        """[N, D] float32 the stored hidden states of metadata ``rows`` (sorted) at ``layer``: from the memory-mapped
+        .npy of a compressed layer, or read shard by shard."""
+        entry = self.manifest.data["indexes"][str(layer)]
+        if entry["kind"] == "compressed":
+            return np.asarray(np.load(self.directory / entry["stored"], mmap_mode="r")[rows])
+        parts, first = [], 0
+        for shard in self._shards:
+            count = pq.ParquetFile(shard).metadata.num_rows
+            wanted = rows[(rows >= first) & (rows < first + count)] - first
+            if len(wanted):
+                parts.append(next(stored_vectors([shard], layer))[wanted])
+            first += count
+        return np.concatenate(parts)
 
     def _matches(self, rows: np.ndarray, scores: np.ndarray) -> tuple[Match, ...]:
         found = self._rows(rows, "sentence_id", "token_index", "token", "word", "start", "end")
@@ -231,9 +263,13 @@ class CorpusIndex:
         return places, vectors
 
     def _unit_vectors(self, rows: np.ndarray, layer: int) -> np.ndarray:
-        """The stored unit vectors of metadata ``rows``: from the exact index, or the memory-mapped file."""
+        """The unit vectors of metadata ``rows``: from the exact index, or the memory-mapped file."""
         index, stored = self._layer(layer)
-        return np.asarray(stored[rows]) if stored is not None else index.reconstruct_batch(self.ids[rows])
+        if stored is None:
+            return index.reconstruct_batch(rows)
+        vectors = np.array(stored[rows], np.float32)
+        faiss.normalize_L2(vectors)
+        return vectors
 
     def _rows(self, rows: np.ndarray, *names: str) -> list[dict]:
         """Columns ``names`` of metadata ``rows``, one dict a row, taken in one go (a frequent word has thousands)."""

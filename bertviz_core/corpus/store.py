@@ -1,13 +1,17 @@
-"""A corpus index on disk: Parquet shards of token rows, one FAISS index per layer, and a manifest that names the
-model, the corpus and the library versions it was built with.
+"""A corpus index on disk: Parquet shards of token rows holding each layer's vectors once, and a manifest that names
+the model, the corpus and the library versions it was built with.
 
     DIR/manifest.json          what was built, from what, with what; "complete" once every file is written
     DIR/sentences.parquet      sentence_id, text, label
     DIR/shards/NNNNN.parquet   token rows of sentences [n * shard_sentences, (n + 1) * shard_sentences), in id order
     DIR/heads/NNNNN.parquet    the same sentences' rows: every head's statistics on each, its [CLS] hidden states
     DIR/atlas.parquet          every head's statistics over the corpus (``heads.HeadAtlas``)
-    DIR/layer-L.faiss          the FAISS index of layer L's unit vectors, ids as ``encode.token_ids``
-    DIR/layer-L.npy            (compressed indexes only) the exact unit vectors, memory-mapped to re-rank candidates
+    DIR/layer-L.faiss          (compressed indexes only) layer L's IVF-PQ codes, labelled by metadata row
+    DIR/layer-L.npy            (compressed indexes only) layer L's vectors in row order, memory-mapped to re-rank
+                               candidates; the shards then keep no vector columns, so every vector is on disk once
+
+An exact layer has no file of its own: its ``IndexFlatIP`` is built from the shards' vectors when the layer is first
+searched (``exact_index``).
 
 Every file is written under a temporary name and renamed when whole and on disk (``files.write_whole``), so a killed
 build leaves only whole shards, and a restart carries on from them.
@@ -18,8 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from importlib import metadata
@@ -35,27 +37,23 @@ import torch
 
 from ..analysis import InputError
 from ..loading import LoadedModel
-from .encode import (METADATA, SENTENCE_HEADS, Encoded, Scratch, encode_sentences, layer_vectors,
+from .encode import (METADATA, SENTENCE_HEADS, Encoded, encode_sentences, layer_vectors,
                      sentence_heads, vector_column)
-from .files import FileImage, write_whole
+from .files import write_whole
 from .heads import STATISTICS, AtlasSums, write_atlas
 from .text import Sentences
 
-FORMAT = 3
+FORMAT = 4
 """2: vectors stored as fixed-size binary (``encode.float32_field``) instead of lists of floats; 3: head statistics
-and [CLS] hidden states per sentence, and the head atlas."""
+and [CLS] hidden states per sentence, and the head atlas; 4: each vector stored once (no exact index files; a
+compressed layer's vectors in its .npy only), FAISS labels are metadata rows."""
 SHARD_MB = 256
-"""A build holds two shards at most, whatever the corpus size (one shard's rows, and the file of the one before, saved
-while they are encoded), each about this many MB of vectors by default (some 24,000 tokens of the offline model at
-its seven layers, 6,400 of BERT-base at thirteen). Measured on the offline model, 60,000 tokens: its peak is 487 MB
-above the model with 32 MB shards, 568 MB with 128 MB (505 and 648 MB when two shards' rows were held and each
-written from its rows). Smaller shards cost speed, not only memory: sentences are sorted by length within a shard, so
+"""A build holds one shard's rows at a time, whatever the corpus size, each about this many MB of vectors by default
+(some 24,000 tokens of the offline model at its seven layers, 6,400 of BERT-base at thirteen), and writes them before
+it encodes the next. Smaller shards cost speed, not only memory: sentences are sorted by length within a shard, so
 a small one pads more (BERT-base-sized, 20,000 tokens: bare passes 25 s in shards of 22 sentences, 16 s in one batch
 order)."""
 SAMPLE_SENTENCES = 1000
-INDEX_THREADS = 2
-"""Exact indexes built at once when a build finishes: each thread reads, adds and normalises one layer's vectors,
-then writes its index while the other works, so that both cores of this machine are busy."""
 EXACT_UP_TO = 50_000
 """Up to this many vectors per layer the index is exact (flat inner product: p95 7.6 ms a query at 50,000 on one
 core, 16 ms at 100,000); above it, compressed (IVF-PQ) with its candidates re-ranked against the stored vectors
@@ -63,6 +61,12 @@ core, 16 ms at 100,000); above it, compressed (IVF-PQ) with its candidates re-ra
 RERANK = 40
 """A compressed search fetches k x RERANK candidates and re-ranks them exactly: at 1M real vectors recall@10 is 0.89
 with 10, 0.945 with 20 and 0.97 with 40, p95 still under 1 ms (bench/corpus.py)."""
+METADATA_BYTES = 48
+"""Disk a token's metadata takes at most, besides its vectors (ids, token, word and offsets, as Parquet compresses
+them: 28 in the shipped corpus)."""
+ATLAS_ROW_BYTES = 200
+"""Disk the atlas takes per head and statistic at most (93 measured), which also covers the manifest and Parquet's
+own bytes in a small corpus."""
 LIBRARIES = ("torch", "transformers", "faiss-cpu", "pyarrow", "numpy")
 
 Progress = Callable[[int, int, str], None]
@@ -154,6 +158,20 @@ def checked_layers(model: LoadedModel, layers: list[int] | None) -> list[int]:
     return sorted(set(layers))
 
 
+def build_bytes(model: LoadedModel, sentences: Sentences, tokens: int, layers: list[int] | None = None) -> int:
+    """The disk a build of ``sentences`` holding ``tokens`` indexed tokens (``library.token_count``) takes at
+    ``layers`` (default: all), at most: each token's vector and norm at every layer and its metadata, each
+    sentence's text, [CLS] vectors and every head's statistics, and a compressed index's codes."""
+    layers, dimensions = checked_layers(model, layers), model.config.hidden_size
+    per_token = len(layers) * (dimensions * 4 + 4) + METADATA_BYTES
+    if tokens > EXACT_UP_TO:  # 4-bit codes and an 8-byte label per token and layer
+        per_token += len(layers) * (_pq_parts(dimensions) // 2 + 8)
+    statistics = model.num_layers * model.num_heads * len(STATISTICS)
+    per_sentence = len(layers) * dimensions * 4 + statistics * 4
+    text = sum(len(text.encode()) for text in sentences.texts)
+    return tokens * per_token + len(sentences) * per_sentence + text + statistics * ATLAS_ROW_BYTES
+
+
 def sentences_per_shard(model: LoadedModel, sentences: Sentences, layers: list[int], shard_mb: int) -> int:
     """Sentences whose vectors make about ``shard_mb``, from the token count of the first SAMPLE_SENTENCES (so the
     same corpus and model always give the same shards)."""
@@ -166,50 +184,12 @@ def sentences_per_shard(model: LoadedModel, sentences: Sentences, layers: list[i
 
 def encode_shards(model: LoadedModel, sentences: Sentences, directory: Path, layers: list[int],
                   shard_sentences: int, atlas: bool, progress: Progress) -> None:
-    """The in-process build: one shard at a time, each saved to disk while the next is encoded."""
-    scratch = Scratch()  # a shard's rows are in its file's bytes before the next is encoded
-    with WriteBehind() as behind:
-        for number, start in enumerate(range(0, len(sentences), shard_sentences)):
-            stop = min(start + shard_sentences, len(sentences))
-            if not shard_path(directory, number).exists():
-                encoded = encode_sentences(model, sentences.part(start, stop), start, layers, atlas, scratch=scratch)
-                write_shard(directory, number, encoded, behind)
-            progress(stop, len(sentences), "sentences")
-
-
-class WriteBehind:
-    """Writes files while the caller computes the next thing to write: each file's bytes are made in the caller's
-    thread (``files.FileImage``, in memory kept from one file to the next), and saved to disk in a background thread,
-    after the one before it: at most one save is pending, and its error is raised in the caller. A build writes as
-    many bytes as it computes, and saving them mostly waits for the disk: in series, every shard's save would add
-    its disk time to the build's."""
-
-    def __init__(self) -> None:
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="bert-lens-write")
-        self._image = FileImage()
-        self._pending: Future | None = None
-
-    def write(self, path: Path, write: Callable[[BinaryIO], None], size_hint: int = 0) -> None:
-        """``write`` the file's bytes now (about ``size_hint`` of them), and save them to ``path`` behind."""
-        self.wait()
-        self._image.clear(size_hint)
-        write(self._image)
-        self._pending = self._thread.submit(self._image.save, path)
-
-    def wait(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
-
-    def __enter__(self) -> WriteBehind:
-        return self
-
-    def __exit__(self, *error) -> None:
-        try:
-            self.wait()
-        finally:
-            self._thread.shutdown()
-            self._image.close()
+    """The in-process build: one shard at a time, encoded then written."""
+    for number, start in enumerate(range(0, len(sentences), shard_sentences)):
+        stop = min(start + shard_sentences, len(sentences))
+        if not shard_path(directory, number).exists():
+            write_shard(directory, number, encode_sentences(model, sentences.part(start, stop), start, layers, atlas))
+        progress(stop, len(sentences), "sentences")
 
 
 def shard_path(directory: Path, number: int) -> Path:
@@ -220,20 +200,15 @@ def heads_path(directory: Path, number: int) -> Path:
     return directory / "heads" / f"{number:05d}.parquet"
 
 
-def write_shard(directory: Path, number: int, encoded: Encoded, behind: WriteBehind | None = None) -> None:
-    """The sentence rows first, then the token rows (saved behind the caller's next work if ``behind`` is given): a
-    shard whose token file exists is whole."""
+def write_shard(directory: Path, number: int, encoded: Encoded) -> None:
+    """The sentence rows first, then the token rows: a shard whose token file exists is whole."""
     write_whole(heads_path(directory, number), partial(_write_rows, encoded.sentences))
-    if behind is None:
-        write_whole(shard_path(directory, number), partial(_write_rows, encoded.tokens))
-    else:  # about as many bytes as the rows hold: the vectors are stored plain
-        behind.write(shard_path(directory, number), partial(_write_rows, encoded.tokens),
-                     encoded.tokens.nbytes + (1 << 20))
+    write_whole(shard_path(directory, number), partial(_write_rows, encoded.tokens))
 
 
 def _write_rows(rows: pa.Table, file: BinaryIO) -> None:
-    """Vectors do not compress (snappy saved under 1%) and never repeat, so their columns are stored plain: the
-    FAISS build reads each layer back at disk speed."""
+    """Vectors do not compress (snappy saved under 1%) and never repeat, so their columns are stored plain: a layer's
+    first search reads them back at disk speed."""
     plain = [field.name for field in rows.schema if pa.types.is_fixed_size_binary(field.type)]
     kept = [name for name in rows.column_names if name not in plain]
     pq.write_table(rows, file, compression={name: "none" if name in plain else "snappy" for name in rows.column_names},
@@ -312,62 +287,75 @@ def _write_atlas(directory: Path, manifest: Manifest, shards: int) -> dict:
 
 def _write_indexes(directory: Path, shards: list[Path], tokens: int, manifest: Manifest,
                    progress: Progress) -> dict[str, dict]:
-    """Every layer's index, written and described for the manifest. Exact indexes are built ``INDEX_THREADS`` at a
-    time, compressed ones one at a time (FAISS trains and fills each on every core)."""
+    """Every layer's index described for the manifest: exact ones are built when first searched; compressed ones are
+    written now (FAISS trains and fills each on every core), and their vectors leave the shards for their .npy."""
     exact = tokens <= EXACT_UP_TO
-    kept = threading.local()  # each thread refills one exact index: refilling memory costs half as much as fresh
-
-    def index(layer: int) -> dict:
-        if exact and not hasattr(kept, "flat"):
-            kept.flat = faiss.IndexIDMap2(faiss.IndexFlatIP(manifest.data["model"]["hidden_size"]))
-        built = _flat_index(shards, layer, kept.flat) if exact else _compressed_index(
-            shards, layer, tokens, directory / f"layer-{layer}.npy")
-        return _write_layer_index(directory / f"layer-{layer}.faiss", built, exact)
-
     described = {}
-    with ThreadPoolExecutor(INDEX_THREADS if exact else 1, thread_name_prefix="bert-lens-index") as threads:
-        for done, (layer, entry) in enumerate(zip(manifest.layers, threads.map(index, manifest.layers))):
-            described[str(layer)] = entry
-            progress(done + 1, len(manifest.layers), "layers")
+    for done, layer in enumerate(manifest.layers):
+        described[str(layer)] = _exact_entry(tokens, manifest.data["model"]["hidden_size"]) if exact else \
+            _compressed_entry(directory, shards, layer, tokens)
+        progress(done + 1, len(manifest.layers), "layers")
+    if not exact:
+        _without_vectors(shards, manifest.layers)
     return described
 
 
-def _write_layer_index(path: Path, built: faiss.Index, exact: bool) -> dict:
-    """Write a layer's index and describe it for the manifest."""
-    write_whole(path, lambda file: faiss.write_index(built, faiss.PyCallbackIOWriter(file.write)))
-    return {"file": path.name, "kind": "exact" if exact else "compressed", "factory": _description(built),
-            "vectors": built.ntotal, "bytes": path.stat().st_size}
+def _exact_entry(tokens: int, dimensions: int) -> dict:
+    return {"kind": "exact", "factory": "IndexFlatIP", "vectors": tokens, "bytes": tokens * dimensions * 4}
 
 
-def stored_vectors(shards: list[Path], layer: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(ids [N], stored vectors [N, D] float32, read-only) of each shard in turn, reading only this layer's column."""
+def _compressed_entry(directory: Path, shards: list[Path], layer: int, tokens: int) -> dict:
+    """Layer ``layer``'s codes and vectors, written unless a killed build's end left them (the codes are written
+    last, and the shards lose their vectors only once every layer's are written)."""
+    path = directory / f"layer-{layer}.faiss"
+    if not path.exists():
+        built = _compressed_index(shards, layer, tokens, directory / f"layer-{layer}.npy")
+        write_whole(path, lambda file: faiss.write_index(built, faiss.PyCallbackIOWriter(file.write)))
+        del built
+    codes = faiss.read_index(str(path))
+    return {"kind": "compressed", "file": path.name, "stored": f"layer-{layer}.npy",
+            "factory": type(faiss.extract_index_ivf(codes)).__name__, "vectors": codes.ntotal,
+            "bytes": path.stat().st_size}
+
+
+def _without_vectors(shards: list[Path], layers: list[int]) -> None:
+    """Each shard written again without its vector columns, once the .npy files hold them."""
+    vectors = set(map(vector_column, layers))
     for shard in shards:
-        table = pq.read_table(shard, columns=["id", vector_column(layer)], memory_map=True)
-        yield table.column("id").to_numpy(), layer_vectors(table, layer)
+        columns = pq.read_schema(shard).names
+        kept = [name for name in columns if name not in vectors]
+        if kept != columns:
+            table = pq.read_table(shard, columns=kept)
+            write_whole(shard, partial(_write_rows, table))
 
 
-def shard_vectors(shards: list[Path], layer: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(ids [N], unit vectors [N, D] float32) of each shard in turn."""
-    for ids, stored in stored_vectors(shards, layer):
+def stored_vectors(shards: list[Path], layer: int) -> Iterator[np.ndarray]:
+    """The stored vectors [N, D] float32 (read-only) of each shard in turn, reading only this layer's column."""
+    for shard in shards:
+        yield layer_vectors(pq.read_table(shard, columns=[vector_column(layer)], memory_map=True), layer)
+
+
+def shard_vectors(shards: list[Path], layer: int) -> Iterator[np.ndarray]:
+    """The unit vectors [N, D] float32 of each shard in turn."""
+    for stored in stored_vectors(shards, layer):
         vectors = stored.copy()
         faiss.normalize_L2(vectors)
-        yield ids, vectors
+        yield vectors
 
 
-def _flat_index(shards: list[Path], layer: int, index: faiss.IndexIDMap2) -> faiss.IndexIDMap2:
-    """``index`` emptied (its memory is kept) and filled with layer ``layer``'s unit vectors: the stored vectors go
-    in as read, and are normalised where FAISS holds them (one pass over them fewer than ``shard_vectors``)."""
-    index.reset()
-    for ids, stored in stored_vectors(shards, layer):
-        index.add_with_ids(stored, ids)
-    flat = faiss.downcast_index(index.index)
-    faiss.normalize_L2(faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d))
+def exact_index(shards: list[Path], layer: int, dimensions: int) -> faiss.IndexFlatIP:
+    """Layer ``layer``'s unit vectors in an ``IndexFlatIP``, labelled by metadata row: the stored vectors go in as
+    read, and are normalised where FAISS holds them (one copy of them fewer than ``shard_vectors``)."""
+    index = faiss.IndexFlatIP(dimensions)
+    for stored in stored_vectors(shards, layer):
+        index.add(stored)
+    faiss.normalize_L2(faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d))
     return index
 
 
-def _compressed_index(shards: list[Path], layer: int, tokens: int, exact_file: Path) -> faiss.Index:
-    """IVF-PQ trained on a sample spread over the corpus; the exact unit vectors go to a .npy in id order, which
-    search memory-maps to re-rank the candidates."""
+def _compressed_index(shards: list[Path], layer: int, tokens: int, stored_file: Path) -> faiss.Index:
+    """IVF-PQ trained on a sample spread over the corpus and labelled by metadata row; the stored vectors go to a
+    .npy in row order, which search memory-maps to re-rank the candidates."""
     sample, dimensions = _training_sample(shards, layer, tokens)
     lists = max(1, min(int(4 * np.sqrt(tokens)), len(sample) // 39))  # FAISS wants 39 training points per list
     index = faiss.index_factory(dimensions, f"IVF{lists},PQ{_pq_parts(dimensions)}x4fs", faiss.METRIC_INNER_PRODUCT)
@@ -377,11 +365,13 @@ def _compressed_index(shards: list[Path], layer: int, tokens: int, exact_file: P
     def fill(file: BinaryIO) -> None:
         np.lib.format.write_array_header_1_0(file, {"descr": "<f4", "fortran_order": False,
                                                     "shape": (tokens, dimensions)})
-        for ids, vectors in shard_vectors(shards, layer):
-            index.add_with_ids(vectors, ids)
-            file.write(vectors)
+        for stored in stored_vectors(shards, layer):
+            file.write(stored)
+            vectors = stored.copy()
+            faiss.normalize_L2(vectors)
+            index.add(vectors)
 
-    write_whole(exact_file, fill)
+    write_whole(stored_file, fill)
     return index
 
 
@@ -389,7 +379,7 @@ def _training_sample(shards: list[Path], layer: int, tokens: int, size: int = 10
     """About ``size`` vectors drawn evenly from every shard (a fixed seed, so rebuilding gives the same index)."""
     generator = np.random.default_rng(0)
     share = min(1.0, size / tokens)
-    parts = [vectors[generator.random(len(vectors)) < share] for _, vectors in shard_vectors(shards, layer)]
+    parts = [vectors[generator.random(len(vectors)) < share] for vectors in shard_vectors(shards, layer)]
     sample = np.concatenate(parts)
     return sample, sample.shape[1]
 
@@ -398,11 +388,6 @@ def _pq_parts(dimensions: int) -> int:
     """Sub-quantizers of 4 bits over 4 dimensions each (fast-scan PQ, an even count): 48 bytes a vector for 384
     dimensions, 96 for 768; the re-ranking makes up for the coarse codes."""
     return max(2, dimensions // 8 * 2)
-
-
-def _description(index: faiss.Index) -> str:
-    inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap2) else index
-    return type(inner).__name__
 
 
 # ---------------------------------------------------------------------------------------------
