@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from playwright.async_api import async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import bert_base_sized  # noqa: E402
-from bench.load import problems, run_page, sentence_of  # noqa: E402
+from bench.load import percentiles, problems, run_page, sentence_of  # noqa: E402
 from bench.server import CHROMIUM_ARGS, IDLE, running_app  # noqa: E402
 
 HEAVY = {"explain", "corpus", "atlas"}
@@ -103,14 +102,6 @@ async def run(url: str, args, models: list[str]) -> list[dict]:
 
 def folder_mb(folder: Path) -> float:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6
-
-
-def percentiles(times: list[float]) -> str:
-    if not times:
-        return "none"
-    times = sorted(times)
-    return (f"p50 {statistics.median(times):.2f} s, p95 {times[min(len(times) - 1, int(0.95 * len(times)))]:.2f} s, "
-            f"max {times[-1]:.2f} s ({len(times)} loads)")
 
 
 def main() -> None:

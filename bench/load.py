@@ -128,6 +128,15 @@ async def run(url: str, sessions: int, pages: list[str], model: str, client: str
     return [t for times, _ in results for t in times], [e for _, errors in results for e in errors]
 
 
+def percentiles(times: list[float]) -> str:
+    """p50, p95 and the slowest of some response times."""
+    if not times:
+        return "none"
+    times = sorted(times)
+    return (f"p50 {statistics.median(times):.2f} s, p95 {times[min(len(times) - 1, int(0.95 * len(times)))]:.2f} s, "
+            f"max {times[-1]:.2f} s ({len(times)} loads)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=20)
@@ -147,12 +156,10 @@ def main() -> None:
         cpu_before, started = cpu_seconds(memory.pid), time.perf_counter()
         times, errors = asyncio.run(run(url, args.sessions, args.pages, args.model, args.client, args.one_link))
         elapsed, cpu = time.perf_counter() - started, cpu_seconds(memory.pid) - cpu_before
-    times.sort()
-    p95 = times[min(len(times) - 1, int(0.95 * len(times)))] if times else float("nan")
     print(f"{args.sessions} {args.client} sessions x {len(args.pages)} pages on {args.model}"
           f"{', one link' if args.one_link else ''}: {len(times)} page loads in {elapsed:.1f} s, {len(errors)} errors")
     if times:
-        print(f"response time: p50 {statistics.median(times):.2f} s, p95 {p95:.2f} s, max {times[-1]:.2f} s")
+        print(f"response time: {percentiles(times)}")
         print(f"server CPU: {cpu:.1f} s, {cpu / len(times):.3f} s per page load")
     print(f"server peak resident memory: {memory.peak:.0f} MB")
     for error in errors:
