@@ -42,12 +42,19 @@ def setting(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+HEADROOM_MB = 500
+"""Kept free of caches and models for work that is not counted before it runs: a heavy job on a BERT-base-sized model
+(attributions, an index build) with the pages drawn beside it took up to about 500 MB above the rest
+(bench/class_load.py)."""
+
+
 @st.cache_resource
 def budget() -> MemoryBudget:
     """The server's one memory budget (BERT_LENS_MEMORY_MB, default 2,200 MB: Community Cloud restarts an app that
     passes about 2.7 GB). Models, libraries and work under way take what they need; every cache below shares the
     rest, the least recently used entry of any of them shed first."""
-    return MemoryBudget(setting("BERT_LENS_MEMORY_MB", 2200) * 1_000_000, hand_back=return_freed_memory)
+    return MemoryBudget(setting("BERT_LENS_MEMORY_MB", 2200) * 1_000_000, hand_back=return_freed_memory,
+                        headroom=HEADROOM_MB * 1_000_000)
 
 
 @st.cache_resource

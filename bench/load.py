@@ -37,14 +37,15 @@ def sentence_of(number: int) -> tuple[str, str]:
     return f"Student number {number} reads about {noun} today.", noun
 
 
-def problems(number: int, name: str, noun: str, error_box: bool, sidebar_text_ok: bool, charts_text: str) -> list[str]:
+def problems(number: int, name: str, noun: str, error_box: bool, sidebar_text_ok: bool, charts_text: str,
+             token_pages: set[str] = TOKEN_PAGES) -> list[str]:
     """What is wrong with one page a session received: an error, or another session's sentence."""
     found = []
     if error_box:
         found.append(f"session {number} {name}: an error box")
     if not sidebar_text_ok:
         found.append(f"session {number} {name}: another sentence in the sidebar")
-    if name in TOKEN_PAGES and noun not in charts_text and noun.rstrip("s") not in charts_text:
+    if name in token_pages and noun not in charts_text and noun.rstrip("s") not in charts_text:
         found.append(f"session {number} {name}: its charts do not show '{noun}'")
     return found
 

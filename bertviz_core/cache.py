@@ -142,12 +142,14 @@ class OverBudget(InputError):
 class MemoryBudget:
     """One memory budget for a server process. Its caches' entries are shed, least recently used first whichever
     cache holds them, before the process's resident size (read from the system) plus what is about to be made would
-    pass ``max_bytes``. What would not fit even with every cache empty (beside the models and the work under way)
-    is refused with the numbers."""
+    pass ``max_bytes`` less ``headroom``, the room kept for work that is not counted before it runs (a heavy job's
+    batches, a page's figures). What would not fit even with every cache empty (beside the models and the work under
+    way) is refused with the numbers."""
 
     def __init__(self, max_bytes: int, resident: Callable[[], int] = resident_bytes,
-                 hand_back: Callable[[], None] = lambda: None):
+                 hand_back: Callable[[], None] = lambda: None, headroom: int = 0):
         self.max_bytes = max_bytes
+        self.headroom = headroom
         self.caches: list[BoundedCache] = []
         self._resident = resident
         self.hand_back = hand_back
@@ -166,11 +168,13 @@ class MemoryBudget:
         with self._lock:
             resident = max(self._resident(), self.held)
             besides = resident - self.held  # models, libraries, and whatever is being computed right now
-            if needed and besides - freeable + needed > self.max_bytes:
+            limit = self.max_bytes - self.headroom
+            if needed and besides - freeable + needed > limit:
                 raise OverBudget(f"{what} needs about {needed / 1e6:,.0f} MB of memory; this server has "
-                                 f"{self.max_bytes / 1e6:,.0f} MB in all (BERT_LENS_MEMORY_MB), and its models and "
-                                 f"the work under way hold {besides / 1e6:,.0f} MB of it.")
-            excess = resident + needed - self.max_bytes
+                                 f"{self.max_bytes / 1e6:,.0f} MB in all (BERT_LENS_MEMORY_MB), keeps "
+                                 f"{self.headroom / 1e6:,.0f} MB of it for work under way, and its models and that "
+                                 f"work hold {besides / 1e6:,.0f} MB.")
+            excess = resident + needed - limit
             shed = 0
             while excess > shed and (cache := self._oldest(keep)) is not None:
                 shed += cache.drop_oldest(keep)

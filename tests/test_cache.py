@@ -42,9 +42,9 @@ class FakeProcess:
         return self.rest + self.budget.held
 
 
-def _budgeted(max_bytes: int, rest: int) -> tuple[MemoryBudget, BoundedCache, BoundedCache]:
+def _budgeted(max_bytes: int, rest: int, headroom: int = 0) -> tuple[MemoryBudget, BoundedCache, BoundedCache]:
     process = FakeProcess(rest)
-    process.budget = MemoryBudget(max_bytes, resident=process.resident)
+    process.budget = MemoryBudget(max_bytes, resident=process.resident, headroom=headroom)
     return (process.budget, BoundedCache(None, size=len, budget=process.budget),
             BoundedCache(None, size=len, budget=process.budget))
 
@@ -62,14 +62,14 @@ def test_the_budget_sheds_the_least_recently_used_entry_of_any_cache_before_it_i
 
 
 def test_what_cannot_fit_beside_the_models_is_refused_with_the_numbers_and_nothing_is_lost():
-    budget, analyses, _ = _budgeted(max_bytes=2_000_000_000, rest=1_500_000_000)
+    budget, analyses, _ = _budgeted(max_bytes=2_000_000_000, rest=1_500_000_000, headroom=100_000_000)
     analyses.get_or_compute("a", lambda: b"x" * 1000)
-    with pytest.raises(OverBudget, match=r"The analysis needs about 600 MB of memory; this server has 2,000 MB in "
-                                         r"all \(BERT_LENS_MEMORY_MB\), and its models and the work under way hold "
-                                         r"1,500 MB of it"):
-        budget.make_room(600_000_000, what="The analysis")
+    with pytest.raises(OverBudget, match=r"The analysis needs about 450 MB of memory; this server has 2,000 MB in "
+                                         r"all \(BERT_LENS_MEMORY_MB\), keeps 100 MB of it for work under way, and its "
+                                         r"models and that work hold 1,500 MB"):
+        budget.make_room(450_000_000, what="The analysis")  # 1,500 + 450 MB passes 2,000 less the headroom
     assert analyses.get("a") == b"x" * 1000
-    budget.make_room(499_999_990)  # fits only once the cache is emptied
+    budget.make_room(399_999_990)  # fits only once the cache is emptied
     assert budget.held == 0
 
 
@@ -148,8 +148,8 @@ def test_a_visitor_model_over_the_memory_budget_sends_another_away_or_is_refused
     budget._resident = resident
     shelf.get("bert-base-uncased")
     with pytest.raises(ModelLoadError, match=r"'bert-large-uncased' needs about 1,340 MB of memory; this server has "
-                                             r"2,000 MB in all \(BERT_LENS_MEMORY_MB\), and its models and the work "
-                                             r"under way hold 1,440 MB of it"):
+                                             r"2,000 MB in all \(BERT_LENS_MEMORY_MB\), keeps 0 MB of it for work "
+                                             r"under way, and its models and that work hold 1,440 MB"):
         shelf.get("bert-large-uncased")
     assert shelf.resident() == ("bert-base-uncased",)  # it could not have fitted even without bert-base: kept
     sizes["bert-large-uncased"] = 900_000_000
