@@ -40,7 +40,7 @@ async def class_session(url: str, number: int, pages: list[str], model: str) -> 
     """One student: every page in turn on a sentence of their own with a mask to explain."""
     text, noun = sentence_of(number)
     query = urlencode({"text": text.replace("today", "[MASK] today"), "model": model})
-    found = {"first": [], "light": [], "heavy": [], "errors": [], "refusals": 0}
+    found = {"first": [], "light": [], "heavy": [], "errors": [], "refusals": 0, "pages": []}
     async with websockets.connect(url.replace("http", "ws", 1) + "/_stcore/stream", subprotocols=["streamlit"],
                                   max_size=None) as socket:
         for name in pages:
@@ -52,6 +52,7 @@ async def class_session(url: str, number: int, pages: list[str], model: str) -> 
                 continue
             kind = "first" if name == pages[0] else "heavy" if name in HEAVY else "light"
             found[kind].append(time.perf_counter() - start)
+            found["pages"].append((name, time.perf_counter() - start))
             kinds = [element.WhichOneof("type") for element in elements]
             found["refusals"] += any(REFUSED in element.alert.body for element in elements if element.HasField("alert"))
             charts = " ".join(element.plotly_chart.spec for element in elements if element.HasField("plotly_chart"))
@@ -65,7 +66,8 @@ async def class_session(url: str, number: int, pages: list[str], model: str) -> 
 async def upload_session(browser, url: str, number: int, corpus: Path) -> dict:
     """A visitor who uploads a corpus on the Corpus search page and waits for its first matches."""
     page = await (await browser.new_context(viewport={"width": 1366, "height": 768})).new_page()
-    start, found = time.perf_counter(), {"first": [], "light": [], "heavy": [], "errors": [], "refusals": 0}
+    start, found = time.perf_counter(), {"first": [], "light": [], "heavy": [], "errors": [], "refusals": 0,
+                                         "pages": []}
     try:
         await page.goto(f"{url}/corpus?corpus=upload&text=The+bank+of+the+river.", timeout=180_000)
         await page.wait_for_selector("input[type=file]", state="attached", timeout=180_000)
@@ -137,6 +139,8 @@ def main() -> None:
     print(f"each session's first page (its model loaded, the server cold): {percentiles(first)}")
     print(f"light pages after it: {percentiles(light)}")
     print(f"heavy pages: {percentiles(heavy)}")
+    for name in args.pages:
+        print(f"  {name}: {percentiles([t for r in results for page, t in r['pages'] if page == name])}")
     print(f"server peak resident memory: {memory.peak:,.0f} MB of a {args.memory_mb:,} MB budget")
     print(f"disk: indexes and uploads {folder_mb(indexes):,.0f} MB")
     for error in errors:
