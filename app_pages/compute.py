@@ -24,7 +24,7 @@ from bertviz_core import Analysis, LoadedModel, ModelLoadError, analysis_key, an
 from bertviz_core.analysis import analysis_bytes
 from bertviz_core.attention.rollout import NormMaps, norm_maps
 from bertviz_core.admission import Admission
-from bertviz_core.cache import BoundedCache, DiskBudget, MemoryBudget, ModelShelf
+from bertviz_core.cache import BoundedCache, DiskBudget, MemoryBudget, ModelShelf, OverBudget
 from bertviz_core.charts import figure_bytes
 from bertviz_core.facts import ModelFacts, model_facts
 from bertviz_core.loading import check_size, default_choice, expected_bytes, hub_folder, weight_bytes, will_download
@@ -89,9 +89,12 @@ def _shelved(spec: str, default: bool = False) -> LoadedModel:
         return shelf().get(spec, default)
     size = expected_bytes(spec)
     check_size(spec, size, max_model_bytes())  # the operator's per-model limit speaks before the memory budget
-    downloading = size and will_download(spec)
+    downloading = bool(size) and will_download(spec)
     if downloading:
-        disk().make_room(size, f"Downloading '{spec}'")
+        try:
+            disk().make_room(size, f"Downloading '{spec}'")
+        except OverBudget as error:  # the sidebar says why, and the model the visitor had stays
+            raise ModelLoadError(str(error)) from error
     cost = f", about {size / 1e6:,.0f} MB" if size else ""
     with st.spinner(f"Loading {spec or 'the default model'} for you{cost} (first time only)…"):
         model = shelf().get(spec, default)
