@@ -7,6 +7,7 @@ import pytest
 
 from bertviz_core.cli import main
 from bertviz_core.export import NPZ_KEYS
+from checkpoint_truth import read_truth
 
 
 def run_cli(*args):
@@ -18,6 +19,16 @@ def test_info_prints_sizes_and_parameters(tiny_dirs, capsys):
     assert main(["info", "--model", str(tiny_dirs["bert"])]) == 0
     out = capsys.readouterr().out
     assert "layers: 3" in out and "heads: 4" in out and "layer 3 feed-forward" in out and "MLM head" in out
+
+
+@pytest.mark.parametrize("family", ["bert", "distilbert", "roberta"])
+def test_info_prints_what_the_checkpoint_files_say(tiny_dirs, capsys, family):
+    truth = read_truth(tiny_dirs[family], family)
+    assert main(["info", "--model", str(tiny_dirs[family])]) == 0
+    out = capsys.readouterr().out.split("read from the checkpoint:")[1]
+    assert f"has_pooler: {truth.pooler}" in out and f"segment_types: {truth.segments}" in out
+    assert f"positions: {truth.positions}" in out and f"lowercases: {truth.lowercase}" in out
+    assert f"vocabulary: {truth.vocabulary}" in out
 
 
 def test_fill_mask_json_lists_top_k(tiny_dirs, capsys):

@@ -55,6 +55,8 @@ def add_commands(commands, model_option: dict) -> None:
 
 
 def _info(args) -> int:
+    from ..facts import model_facts
+
     model = load_model(args.model)
     summary = model_summary(model)
     print(model.banner)
@@ -65,6 +67,11 @@ def _info(args) -> int:
     for component, count in summary.parameters:
         print(f"{component:>24}: {count:,}")
     print(f"{'total':>24}: {summary.total_parameters:,}")
+    print("read from the checkpoint:")
+    facts = model_facts(model)
+    for name in ("has_pooler", "sentence_head", "segment_types", "positions", "lowercases", "vocabulary",
+                 "trained_with"):
+        print(f"{name:>18}: {getattr(facts, name)}")
     return 0
 
 
