@@ -40,6 +40,7 @@ def test_click_a_head_a_query_and_a_sentence_of_the_map(app_url, page):
     page.mouse.move(x, y)
     page.mouse.click(x, y)
     page.get_by_text("Layer 2, head 4: attention to the previous token").wait_for(timeout=60_000)
+    wait_idle(page)  # until the run ends, the page may still show an element of the run before
     assert "layer=2" in page.url and "head=4" in page.url
     assert page.get_by_text("open on the Attention page").count() == 10
 
