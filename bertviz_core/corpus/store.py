@@ -55,9 +55,9 @@ a small one pads more (BERT-base-sized, 20,000 tokens: bare passes 25 s in shard
 order)."""
 SAMPLE_SENTENCES = 1000
 EXACT_UP_TO = 50_000
-"""Up to this many vectors per layer the index is exact (flat inner product: p95 7.6 ms a query at 50,000 on one
-core, 16 ms at 100,000); above it, compressed (IVF-PQ) with its candidates re-ranked against the stored vectors
-(bench/corpus.py)."""
+"""Up to this many vectors per layer the index is exact (flat inner product: p95 4.2 ms a query at 50,000 on one
+core, 17 ms at 100,000); above it, compressed (IVF-PQ) with its candidates re-ranked against the stored vectors
+(docs/benchmarks.md, "Corpus search")."""
 RERANK = 40
 """A compressed search fetches k x RERANK candidates and re-ranks them exactly: at 1M real vectors recall@10 is 0.89
 with 10, 0.945 with 20 and 0.97 with 40, p95 still under 1 ms (bench/corpus.py)."""
