@@ -49,7 +49,7 @@ def app_url():
         # The masked-LM tests load a tiny model from a folder, and the model picker's test a hub id that does not
         # exist: the operator allows both, as scripts/run_app.sh does on one's own machine.
         environment = {**os.environ, "BERT_LENS_ALLOW_LOCAL_PATHS": "1", "BERT_LENS_MODELS": "any"}
-        environment.pop("BERT_LENS_MEMORY_MB")  # the server's own default budget, as deployed
+        environment.pop("BERT_LENS_MEMORY_MB", None)  # the server's own default budget, as deployed
         server = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=environment)
         try:
             _wait_healthy(url, server)
