@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from huggingface_hub import try_to_load_from_cache
 
-from .loading import LoadedModel
+from .loading import LoadedModel, checkpoint_file
 from .positions import is_sinusoidal
 
 SENTENCE_HEADS = {"cls.seq_relationship.weight": "next sentence prediction",
@@ -89,19 +88,11 @@ def checkpoint_shapes(model: LoadedModel) -> dict[str, tuple[int, ...]]:
     """Every weight's name in the checkpoint -> its shape, read from the files (not from the module the app built,
     which leaves out what its class does not use: a masked-LM model has no pooler)."""
     for name in WEIGHT_FILES:
-        file = _weight_file(model.location, name)
+        file = checkpoint_file(model.location, name)
         if file is not None:
             return _shapes(file)
     # No file found (a model built in memory): what was loaded is all there is to read.
     return {key: tuple(value.shape) for key, value in model.model.state_dict().items()}
-
-
-def _weight_file(location: str, name: str) -> Path | None:
-    folder = Path(location)
-    if folder.is_dir():
-        return folder / name if (folder / name).is_file() else None
-    cached = try_to_load_from_cache(location, name)
-    return Path(cached) if isinstance(cached, str) else None
 
 
 def _shapes(file: Path) -> dict[str, tuple[int, ...]]:

@@ -231,25 +231,25 @@ class LoadedModel:
 # ---------------------------------------------------------------------------------------------
 
 
-def _checkpoint_file(model: LoadedModel) -> str | None:
-    """The checkpoint's safetensors file: in its folder, or in the local Hugging Face cache."""
-    folder = Path(model.location)
+def checkpoint_file(location: str, name: str = "model.safetensors") -> Path | None:
+    """A file of the checkpoint at ``location``: in its folder, or in the local Hugging Face cache."""
+    folder = Path(location)
     if folder.is_dir():
-        found = folder / "model.safetensors"
-        return str(found) if found.is_file() else None
-    return _cached_file(model.location, "model.safetensors")
+        return folder / name if (folder / name).is_file() else None
+    found = _cached_file(location, name)
+    return Path(found) if found else None
 
 
 def next_sentence_head(model: LoadedModel) -> dict[str, torch.Tensor] | None:
     """BERT's pre-training pooler and next-sentence classifier, read from the checkpoint (the masked-LM model the
     app loads leaves them out); None when the checkpoint has none (RoBERTa, DistilBERT, the offline model)."""
-    file = _checkpoint_file(model) if model.family == "bert" else None
+    file = checkpoint_file(model.location) if model.family == "bert" else None
     if file is None:
         return None
     prefix = model.model.base_model_prefix
     names = {"pooler_weight": f"{prefix}.pooler.dense.weight", "pooler_bias": f"{prefix}.pooler.dense.bias",
              "weight": "cls.seq_relationship.weight", "bias": "cls.seq_relationship.bias"}
-    with safe_open(file, framework="pt") as weights:
+    with safe_open(str(file), framework="pt") as weights:
         if not set(names.values()) <= set(weights.keys()):
             return None
         return {name: weights.get_tensor(key).float() for name, key in names.items()}
