@@ -262,11 +262,12 @@ class ModelShelf:
         while len(self._visiting) >= self.visitors:
             self._send_away(spec, f"This server keeps {self.visitors} model{'s' * (self.visitors != 1)} chosen by "
                                   "visitors beside its default")
+        needed = self._expected(spec) if self._budget is not None else 0
         while self._budget is not None:
             with self._lock:
-                idle = sum(self._expected(other) for other in self._visiting if not self._in_use.get(other))
-            try:
-                missing = self._budget.make_room(self._expected(spec), what=f"'{spec}'", freeable=idle)
+                idle = [other for other in self._visiting if not self._in_use.get(other)]
+            try:  # sizes read outside the lock: reading a config must not hold up other sessions' look-ups
+                missing = self._budget.make_room(needed, what=f"'{spec}'", freeable=sum(map(self._expected, idle)))
             except OverBudget as error:
                 raise ModelLoadError(f"Cannot load '{spec}' now. {error}") from error
             if not missing:
