@@ -47,7 +47,7 @@ PAGES = (
              "“bank” of a river versus a bank that lends", INSIDE, ("sentences", "word", "context_layer")),
     PageInfo("app_pages/masked_lm.py", "Masked LM", ":material/question_mark:", "masked-lm",
              "hide words and watch the model guess them; the 15% / 80-10-10 recipe", INSIDE,
-             ("k", "masked", "whole_word")),
+             ("k", "masked", "whole_word", "left_only", "recipe")),
     PageInfo("app_pages/applications.py", "Applications", ":material/school:", "applications",
              "train a classification head, compare sentences", INSIDE, ("examples", "pooling", "compare")),
     PageInfo("app_pages/explain.py", "Explain", ":material/psychology:", "explain",

@@ -112,17 +112,19 @@ st.markdown("A left-to-right model such as GPT sees only the words before the ga
             "model, since the tokens that remain still see each other in both directions; it only shows how much "
             "the words after the gap were helping.")
 st.button(f"Try the example “{EXAMPLE}”", on_click=use_example, key="example_again")
-comparison = compute.derived(("contexts", *masked_key, position), "Reading the left side only…",
-                             lambda: compare_contexts(model, analysis, prediction, position, top_k=MOST_GUESSES))
-st.caption(md(f"At token {position}, the one followed above; the left-only input stops right after the mask, "
-              f"so it also lacks the end marker ({model.tokenizer.sep_token}) that the tokenizer puts at the end of "
-              "every input, as BERT-base's pre-training did: part of the change may come from that missing marker, "
-              "not only from the missing words."))
-left, right = st.columns(2)
-full, cut = comparison.full, comparison.left
-chart(left, guesses_bars(full.tokens[:k], full.probs[:k], full.logits[:k], "Whole sentence (BERT)"))
-chart(right, guesses_bars(cut.tokens[:k], cut.probs[:k], cut.logits[:k], "Cut off after the mask (same BERT)"))
-st.text("Left-only input: " + " ".join(comparison.left_tokens))
+if url_flag("left_only", "Cut the sentence off after the mask and guess again",
+            help="Runs the model once more, on the shortened input."):
+    comparison = compute.derived(("contexts", *masked_key, position), "Reading the left side only…",
+                                 lambda: compare_contexts(model, analysis, prediction, position, top_k=MOST_GUESSES))
+    st.caption(md(f"At token {position}, the one followed above; the left-only input stops right after the mask, "
+                  f"so it also lacks the end marker ({model.tokenizer.sep_token}) that the tokenizer puts at the end "
+                  "of every input, as BERT-base's pre-training did: part of the change may come from that missing "
+                  "marker, not only from the missing words."))
+    left, right = st.columns(2)
+    full, cut = comparison.full, comparison.left
+    chart(left, guesses_bars(full.tokens[:k], full.probs[:k], full.logits[:k], "Whole sentence (BERT)"))
+    chart(right, guesses_bars(cut.tokens[:k], cut.probs[:k], cut.logits[:k], "Cut off after the mask (same BERT)"))
+    st.text("Left-only input: " + " ".join(comparison.left_tokens))
 full_mask, causal = attention_masks(min(analysis.num_tokens, 12))
 left, right = st.columns(2)
 chart(left, mask_matrix(full_mask, analysis.tokens[:12], "BERT: every token sees every token"))
@@ -134,24 +136,25 @@ st.markdown("In pre-training, 15% of the tokens are **selected**; of those, 80% 
             "position. Why not always [MASK]? Because [MASK] never appears when the model is later fine-tuned or "
             "used, so it must also learn to check every ordinary-looking word. Below is transformers' own "
             "`DataCollatorForLanguageModeling` on this sentence.")
-left, middle, right = st.columns(3)
-seed = left.number_input("Seed", 0, 1_000_000, 0)
-probability = middle.slider("Selection probability", 0.05, 0.5, 0.15, 0.05)
-runs = right.select_slider("Runs for the shares", [100, 500, 1000, 2000, 5000], value=1000)
-run = compute.derived(("recipe", *analysis.key, int(seed), probability), "Running the recipe…",
-                      lambda: recipe_run(model, analysis.text, int(seed), probability))
-chart(st, recipe_chips(run))
-st.caption("Grey: not selected; orange: replaced by [MASK]; red: replaced by a random token; green: selected but "
-           "left unchanged.")
-if run.guesses:
-    st.dataframe([{"position": g.position, "original": g.original_token, "model saw": g.input_token,
-                   "model predicts": g.predicted_token, "p(original)": round(g.original_prob, 4),
-                   "loss": round(g.loss, 4)} for g in run.guesses], hide_index=True)
-    st.markdown(f"Loss of this run (mean cross-entropy over the selected tokens): **{run.total_loss:.3f}**")
-else:
-    st.caption("This seed selected no token; try another seed or a longer sentence.")
-shares = compute.derived(("shares", *analysis.key, runs, int(seed), probability),
-                         f"Running the recipe {runs:,} times…",
-                         lambda: recipe_shares(model.tokenizer, analysis.text, runs, int(seed), probability,
-                                               max_length=model.max_tokens))
-chart(st, recipe_shares_chart(shares))
+if url_flag("recipe", "Run the recipe on this sentence", help="Draws the masking and runs the model on what it made."):
+    left, middle, right = st.columns(3)
+    seed = left.number_input("Seed", 0, 1_000_000, 0)
+    probability = middle.slider("Selection probability", 0.05, 0.5, 0.15, 0.05)
+    runs = right.select_slider("Runs for the shares", [100, 500, 1000, 2000, 5000], value=1000)
+    run = compute.derived(("recipe", *analysis.key, int(seed), probability), "Running the recipe…",
+                          lambda: recipe_run(model, analysis.text, int(seed), probability))
+    chart(st, recipe_chips(run))
+    st.caption("Grey: not selected; orange: replaced by [MASK]; red: replaced by a random token; green: selected but "
+               "left unchanged.")
+    if run.guesses:
+        st.dataframe([{"position": g.position, "original": g.original_token, "model saw": g.input_token,
+                       "model predicts": g.predicted_token, "p(original)": round(g.original_prob, 4),
+                       "loss": round(g.loss, 4)} for g in run.guesses], hide_index=True)
+        st.markdown(f"Loss of this run (mean cross-entropy over the selected tokens): **{run.total_loss:.3f}**")
+    else:
+        st.caption("This seed selected no token; try another seed or a longer sentence.")
+    shares = compute.derived(("shares", *analysis.key, runs, int(seed), probability),
+                             f"Running the recipe {runs:,} times…",
+                             lambda: recipe_shares(model.tokenizer, analysis.text, runs, int(seed), probability,
+                                                   max_length=model.max_tokens))
+    chart(st, recipe_shares_chart(shares))

@@ -92,14 +92,23 @@ def mask_and_predict(model: LoadedModel, analysis: Analysis, token_indices: list
     ids = torch.tensor(analysis.input_ids.tolist()).unsqueeze(0)  # [1, T]
     original = ids[0, list(positions)].clone()  # [S]
     ids[0, list(positions)] = model.tokenizer.mask_token_id
-    segments = torch.tensor(analysis.segment_ids.tolist()).unsqueeze(0)  # [1, T]
     with model.lock, torch.inference_mode():
-        output = model.encoder(**_encoder_inputs(model, ids, segments), output_hidden_states=True)
-        hidden = torch.stack(output.hidden_states)[:, 0]  # [L + 1, T, D]
+        hidden = _masked_hidden_states(model, analysis, ids)  # [L + 1, T, D]
         logits = model.mlm_logits(hidden[-1, list(positions)]).float()  # [S, V]
     guesses = tuple(_guess(model, p, int(o), row, top_k) for p, o, row in zip(positions, original, logits))
     return MaskedPrediction(positions=positions, input_ids=frozen_array(ids[0], np.int64),
                             tokens=_tokens(model, ids[0]), guesses=guesses, hidden_states=frozen_array(hidden))
+
+
+def _masked_hidden_states(model: LoadedModel, analysis: Analysis, ids: torch.Tensor) -> torch.Tensor:
+    """[L + 1, T, D] for the masked ``ids`` [1, T]. When they are the analysed input (every chosen token was a typed
+    [MASK]), the analysis already holds them: a class opening the page at once then shares one encoder pass per
+    sentence instead of two."""
+    if np.array_equal(ids[0].numpy(), analysis.input_ids):
+        return torch.tensor(analysis.hidden_states)
+    segments = torch.tensor(analysis.segment_ids.tolist()).unsqueeze(0)  # [1, T]
+    output = model.encoder(**_encoder_inputs(model, ids, segments), output_hidden_states=True)
+    return torch.stack(output.hidden_states)[:, 0]
 
 
 def positions_to_mask(analysis: Analysis, token_indices: list[int], whole_word: bool = False) -> tuple[int, ...]:

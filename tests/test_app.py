@@ -143,7 +143,8 @@ def test_a_model_over_the_operators_size_limit_is_refused(monkeypatch, tiny_dirs
 def test_masked_lm_page_with_thirty_masks(monkeypatch, tiny_dirs):
     monkeypatch.setenv("BERT_LENS_ALLOW_LOCAL_PATHS", "1")
     text = " ".join(["[MASK]"] * 30) + " end."
-    app = open_app("app_pages/masked_lm.py", model=str(tiny_dirs["bert"]), text=text, k="3")
+    app = open_app("app_pages/masked_lm.py", model=str(tiny_dirs["bert"]), text=text, k="3",
+                   recipe="1")
     titles = chart_titles(app)
     assert sum(title.startswith("Token ") for title in titles) == 30
     assert any("Logit lens" in title for title in titles) and any(title.startswith("Seed 0") for title in titles)
@@ -214,7 +215,8 @@ def test_masked_lm_results_are_computed_once(monkeypatch):
     calls = []
     original = mlm.mask_and_predict
     monkeypatch.setattr(mlm, "mask_and_predict", lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs))
-    app = open_app("app_pages/masked_lm.py", text="The cat sat on the [MASK] today.", k="4")
+    app = open_app("app_pages/masked_lm.py", text="The cat sat on the [MASK] today.", k="4", left_only="1",
+                   recipe="1")
     app.number_input[0].set_value(7).run()
     assert not app.exception and len(calls) == 1
     assert any(title.startswith("Seed 7") for title in chart_titles(app))

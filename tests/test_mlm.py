@@ -67,6 +67,27 @@ def test_original_rank_and_probability_equal_direct_softmax(tiny_models, family)
     assert result.hidden_states.shape == (model.num_layers + 1, analysis.num_tokens, model.config.hidden_size)
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_typed_masks_read_the_analysis_and_equal_the_model_logits(tiny_models, family):
+    """A typed [MASK] is already in the analysed input: the guess reads the analysis's hidden states, with no second
+    encoder pass, and still equals transformers' own masked-LM logits."""
+    model = tiny_models[family]
+    analysis = analyze(model, EXAMPLE)
+    typed = [m.position for m in analysis.masks]
+    passes = []
+    hook = model.encoder.register_forward_pre_hook(lambda *_: passes.append(1))
+    try:
+        result = mask_and_predict(model, analysis, typed, top_k=5)
+    finally:
+        hook.remove()
+    assert not passes
+    logits = model_logits(model, analysis.input_ids.tolist())  # [T, V]
+    (guess,) = result.guesses
+    np.testing.assert_allclose(guess.logits, logits[typed[0], guess.token_ids.tolist()].numpy(), atol=1e-4, rtol=0)
+    assert guess.token_ids.tolist() == logits[typed[0]].topk(5).indices.tolist()
+    np.testing.assert_array_equal(result.hidden_states, analysis.hidden_states)
+
+
 def test_whole_word_masks_every_piece(tiny_models):
     model = tiny_models["bert"]
     analysis = analyze(model, "He is unaffable today.")

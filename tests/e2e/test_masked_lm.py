@@ -35,6 +35,12 @@ def test_click_a_token_and_run_the_recipe(app_url, page, mlm_dir):
     wait_idle(page)
     assert "masked=6" in page.url
     wait_for_chart_title(page, "Token 6: hidden “mat”")
+    assert page.get_by_text("Loss of this run").count() == 0  # sections 3 and 4 run the model only when asked
+    for box in ("Cut the sentence off after the mask and guess again", "Run the recipe on this sentence"):
+        page.get_by_text(box).click()
+        wait_idle(page)
+    page.wait_for_function("() => document.body.innerText.includes('Loss of this run')", timeout=60_000)
+    assert "left_only=1" in page.url and "recipe=1" in page.url
     recipe = page.locator("[data-testid='stPlotlyChart']").filter(has_text="Seed 0:")
     recipe.scroll_into_view_if_needed()
     colours = recipe.locator("path").evaluate_all("paths => paths.map(p => getComputedStyle(p).fill)")
