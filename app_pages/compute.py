@@ -358,15 +358,21 @@ def _settled(url_path: str, model_location: str) -> bool:
 def configure_server_process() -> None:
     """The process-wide settings of the shared server, made once at start-up (app.py calls it before any page runs).
 
+    Every OpenBLAS (NumPy's, SciPy's, FAISS's) runs on one thread: the server's parallelism is its sessions, and
+    OpenBLAS threads called from many sessions at once spin against each other (twenty sessions' Contextual meaning
+    pages each making one small SVD took 75 s on two cores, against 0.09 s with one thread each).
     FAISS searches on one thread: each session searches one query at a time, so a second thread only adds overhead
     (importing FAISS here costs the server 12 MB before anyone opens the Corpus page). Arrow allocates from the
     system allocator: its own keeps what a build freed (130 MB after indexing the shipped corpus with BERT-base),
     where return_freed_memory hands it back. And the libraries imported so far leave the garbage collector's sight
     (``settle_long_lived_objects``), as each page's first run and each model do later (``settled_after_first_run``).
     """
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"  # read by each OpenBLAS loaded from now on
     import faiss
     import pyarrow
+    import threadpoolctl
 
+    threadpoolctl.threadpool_limits(1, user_api="blas")  # the OpenBLAS NumPy loaded before
     faiss.omp_set_num_threads(1)
     pyarrow.set_memory_pool(pyarrow.system_memory_pool())
     settle_long_lived_objects()

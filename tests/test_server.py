@@ -1,8 +1,12 @@
 """The shared server's parts working together: heavy work in turns, computed once; light work served meanwhile; a
 model sent away while a page still uses it."""
 
+import json
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -65,3 +69,17 @@ def test_a_model_sent_away_while_someone_still_holds_it_keeps_working(tiny_dirs)
     np.testing.assert_allclose(analysis.attentions.sum(axis=-1), 1.0, atol=1e-5)
     reference = analyze(load_model(str(tiny_dirs["bert"])), "Still here after the shelf let go.")
     np.testing.assert_allclose(analysis.hidden_states, reference.hidden_states, atol=1e-6)
+
+
+def test_the_server_runs_every_blas_library_on_one_thread():
+    """In a fresh process, as the server starts: NumPy's OpenBLAS (loaded before), FAISS's and SciPy's (loaded
+    after) each run on one thread, since concurrent sessions' calls into multi-threaded OpenBLAS spin."""
+    code = ("from app_pages.compute import configure_server_process; configure_server_process()\n"
+            "import scipy.linalg, threadpoolctl, json\n"
+            "print(json.dumps([(i['filepath'], i['num_threads']) for i in threadpoolctl.threadpool_info() "
+            "if i['user_api'] == 'blas']))")
+    found = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                      cwd=Path(__file__).resolve().parents[1]).stdout.splitlines()[-1])
+    libraries = " ".join(path for path, _ in found)
+    assert all(lib in libraries for lib in ("numpy", "scipy", "faiss")), libraries
+    assert [threads for _, threads in found] == [1] * len(found)
