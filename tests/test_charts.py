@@ -141,7 +141,11 @@ def test_mlm_figures(tiny_models):
     np.testing.assert_array_equal(bars.data[0].x, guess.probs)
     assert bars.layout.title.text == "&lt;b&gt;x&lt;/b&gt;"
     steps = head_steps(model, prediction.hidden_states[-1][guess.position], top_k=4)
-    assert len(logit_distribution(steps).data[0].x) == model.config.vocab_size
+    distribution = logit_distribution(steps)
+    assert len(distribution.data[0].x) == model.config.vocab_size
+    highest = np.sort(steps.logits)[::-1][:3]  # a dotted line at each of the three highest logits
+    assert [line.x0 for line in distribution.layout.shapes] == pytest.approx(highest.tolist())
+    assert [note.text for note in distribution.layout.annotations] == [safe_text(t) for t in steps.top_tokens[:3]]
     lens = logit_lens(model, prediction.hidden_states, guess.position, top_k=4)
     assert lens_heatmap(lens).data[0].z.shape == (model.num_layers + 1, 4)
     full, causal = attention_masks(5)

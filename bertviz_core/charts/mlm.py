@@ -29,13 +29,17 @@ def guesses_bars(tokens, probs: np.ndarray, logits: np.ndarray, title: str, high
 
 def logit_distribution(steps: HeadSteps) -> go.Figure:
     """Every vocabulary entry's logit: a few stand out far to the right of the crowd."""
-    figure = go.Figure(go.Histogram(x=steps.logits, nbinsx=120, marker_color="#7f7f7f",
-                                    hovertemplate="logits %{x}: %{y} entries<extra></extra>"))
-    for token, logit in zip(steps.top_tokens[:3], steps.top_logits[:3]):
-        figure.add_vline(x=float(logit), line=dict(color="#d62728", dash="dot"), annotation_text=safe_text(token))
-    figure.update_layout(title=f"All {len(steps.logits):,} logits", xaxis_title="logit", yaxis_title="entries",
-                         yaxis_type="log", height=320, margin=_MARGIN)
-    return figure
+    best = list(zip(steps.top_tokens[:3], steps.top_logits[:3].tolist()))
+    # Shapes and annotations given at once: add_vline per line cost a fifth of the whole page's server time.
+    lines = [dict(type="line", x0=logit, x1=logit, y0=0, y1=1, yref="paper", line=dict(color="#d62728", dash="dot"))
+             for _, logit in best]
+    labels = [dict(x=logit, y=1, yref="paper", text=safe_text(token), showarrow=False, xanchor="left",
+                   yanchor="bottom") for token, logit in best]
+    return go.Figure(go.Histogram(x=steps.logits, nbinsx=120, marker_color="#7f7f7f",
+                                  hovertemplate="logits %{x}: %{y} entries<extra></extra>"),
+                     layout=dict(title=f"All {len(steps.logits):,} logits", xaxis_title="logit",
+                                 yaxis_title="entries", yaxis_type="log", height=320, margin=_MARGIN, shapes=lines,
+                                 annotations=labels))
 
 
 def vector_strip(vector: np.ndarray, title: str) -> go.Figure:
