@@ -69,8 +69,9 @@ def installed(tmp_path_factory) -> Installed:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     # The dependencies (torch, transformers, streamlit, ...: about 2 GB) are already installed where this test runs:
     # the fresh venv sees them through a .pth file, which adds the running interpreter's site-packages to its
-    # sys.path after its own, instead of downloading and installing them again. So pip (run from there too) installs
-    # the wheel alone into the fresh venv, and pip check reads every distribution on that path.
+    # sys.path after its own, instead of downloading and installing them again. pip itself comes from there too (the
+    # venv has none of its own): it installs the wheel alone into the fresh venv, and pip check reads every
+    # distribution on that path, the wheel's requirements against the installed versions.
     fresh = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path("
                                  "'purelib'))"], check=True, capture_output=True, text=True).stdout.strip())
     shared = dict.fromkeys(sysconfig.get_path(name) for name in ("purelib", "platlib"))
@@ -112,8 +113,8 @@ def test_the_wheel_holds_the_package_data_and_the_command(installed):
 
 def test_the_installed_package_is_the_wheel_and_its_dependencies_are_met(installed):
     where = installed.run("python", "-c", "import importlib.util as u; "
-                                          "print(u.find_spec('bertviz_core').origin); print(u.find_spec('app_pages').origin)")
-    for origin in where.stdout.split():
+                                          "print(u.find_spec('bertviz_core').origin, u.find_spec('app_pages').origin)")
+    for origin in where.stdout.split():  # the files Python imports there: bertviz_core.__file__, app_pages.__file__
         assert Path(origin).is_relative_to(installed.venv), origin  # not the checkout
     assert "No broken requirements" in installed.run("python", "-m", "pip", "check").stdout
     # Every extra's requirements are met by the pinned set (requirements*.txt) too: with no index, a range that
