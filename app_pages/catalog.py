@@ -1,7 +1,10 @@
 """The pages, once: the navigation in app.py, the guide on the home page and the URL names all come from this list."""
 
 from dataclasses import dataclass
+from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+"""The folder that holds ``app_pages``: a clone's root, or the site-packages of an installed copy."""
 SHARED_PARAMS = ("text", "pair", "model", "layer", "head")
 """URL names that mean the same on every page: the sidebar's sentence, pair and model, and a 1-based layer and head."""
 
@@ -9,6 +12,7 @@ SHARED_PARAMS = ("text", "pair", "model", "layer", "head")
 @dataclass(frozen=True)
 class PageInfo:
     script: str
+    """The page's file, from the folder that holds ``app_pages`` (``app_pages/home.py``)."""
     title: str
     icon: str
     url_path: str
@@ -16,6 +20,12 @@ class PageInfo:
     section: str
     params: tuple[str, ...] = ()
     """The page's own URL names: no other page reads them (shared names are in ``SHARED_PARAMS``)."""
+
+    @property
+    def path(self) -> Path:
+        """The page's file, absolute, for ``st.Page`` and ``st.page_link``: Streamlit reads a relative path from the
+        entry script's folder, the clone's root for ``app.py`` but ``app_pages/`` for ``app_pages/app.py``."""
+        return ROOT / self.script
 
 
 START, INSIDE, EXPLAIN, BEYOND = "Start", "Inside one sentence", "Is attention an explanation?", "Beyond one sentence"

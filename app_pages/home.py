@@ -52,5 +52,5 @@ for section in SECTIONS:
     st.markdown(f"**{section}**")
     for info in in_section(section):
         if info != HOME:
-            st.page_link(info.script, label=f"{info.title}: {info.blurb}", icon=info.icon)
+            st.page_link(info.path, label=f"{info.title}: {info.blurb}", icon=info.icon)
 st.caption("Layers and heads are numbered from 1 in the app (the code and the arrays count from 0).")

@@ -1,5 +1,5 @@
-"""Guided lessons: plain YAML files in ``lessons/`` that a teacher writes without code, checked against a schema,
-and the answers to their questions, found on the loaded model.
+"""Guided lessons: plain YAML files in ``lessons_data/`` that a teacher writes without code, checked against a
+schema, and the answers to their questions, found on the loaded model.
 
 A lesson is a list of steps. Each step has its own sentence, a view named the way a link names it (a page path and
 its URL parameters), a question the visitor answers first, and what the reveal shows. Heads are named by what they
@@ -27,8 +27,9 @@ from .loading import LoadedModel
 from .meaning import find_word, sentence_embeddings, similarity_matrix
 from .explain.target import mask_positions, vocabulary_id
 
-LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
-"""The shipped lessons; an operator points BERT_LENS_LESSONS_DIR at a folder of their own instead."""
+LESSONS_DIR = Path(__file__).resolve().parent / "lessons_data"
+"""The shipped lessons, package data (an installed copy has them too); an operator points BERT_LENS_LESSONS_DIR at
+a folder of their own instead."""
 ROLES = {
     "previous": ("to_previous", "the previous token"),
     "next": ("to_next", "the next token"),

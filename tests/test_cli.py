@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -180,3 +181,37 @@ def test_lesson_refuses_a_bad_file_naming_its_line(tmp_path):
     bad.write_text("title: Mine\nsteps: 3\n")
     done = run_cli("lesson", str(bad), "--model", "offline")
     assert done.returncode == 2 and done.stderr.strip() == "error: mine.yaml, line 2: steps: 3 is not of type 'array'"
+
+
+def test_app_runs_the_entry_script_with_the_arguments_given(monkeypatch):
+    """``bert-lens app --server.port 8502`` is ``streamlit run app_pages/app.py --server.port 8502``, with the local
+    settings scripts/run_app.sh makes (unless already set)."""
+    import os
+
+    import streamlit.web.cli
+
+    import app_pages
+
+    started = []
+    monkeypatch.setattr(streamlit.web.cli, "main", lambda args, prog_name: started.append(args))
+    monkeypatch.setattr(os, "environ", {**os.environ, "BERT_LENS_MODELS": "bert-base-uncased"})
+    monkeypatch.delitem(os.environ, "BERT_LENS_ALLOW_LOCAL_PATHS", raising=False)
+    assert main(["app", "--server.port", "8502", "--theme.base=dark"]) == 0
+    entry = str(Path(app_pages.__file__).with_name("app.py"))
+    assert started == [["run", entry, "--server.port", "8502", "--theme.base=dark"]]
+    assert os.environ["BERT_LENS_ALLOW_LOCAL_PATHS"] == "1" and os.environ["BERT_LENS_MODELS"] == "bert-base-uncased"
+
+
+def test_a_command_whose_extra_is_not_installed_names_the_extra(monkeypatch, capsys):
+    for name in [name for name in sys.modules if name.partition(".")[0] == "streamlit"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "streamlit", None)  # as if not installed: importing it fails
+    assert main(["app"]) == 2
+    assert capsys.readouterr().err == ("error: this needs streamlit, which comes with the app extra: "
+                                       "pip install 'bert-lens[app]'\n")
+
+
+def test_only_the_app_passes_unknown_arguments_on(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["info", "--server.port", "8502"])
+    assert stopped.value.code == 2 and "unrecognized arguments: --server.port 8502" in capsys.readouterr().err

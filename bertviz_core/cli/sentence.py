@@ -48,7 +48,8 @@ def add_commands(commands, model_option: dict) -> None:
     compare.set_defaults(run=_compare)
 
     lesson = commands.add_parser("lesson", help="check a lesson file and print what the model answers at each step")
-    lesson.add_argument("lesson", help="a lesson's name (lessons/NAME.yaml) or the path of a lesson file")
+    lesson.add_argument("lesson", help="a lesson's name (bertviz_core/lessons_data/NAME.yaml, or in "
+                                       "BERT_LENS_LESSONS_DIR) or the path of a lesson file")
     lesson.add_argument("--model", **model_option)
     lesson.add_argument("--json", action="store_true", help="print JSON instead of text")
     lesson.set_defaults(run=_lesson)

@@ -1,5 +1,15 @@
 """What the browser tests share besides fixtures."""
 
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
 from transformers import AutoConfig
 
 from bertviz_core.loading import OFFLINE_MLM_DIR
@@ -28,3 +38,41 @@ def wait_for_chart_title(page, text: str, timeout: float = 120_000) -> None:
     """Plotly draws a chart after the script run ends: wait for the title itself, not only for the run."""
     page.wait_for_function("t => [...document.querySelectorAll('.gtitle')].some(e => e.textContent.includes(t))",
                            arg=text, timeout=timeout)
+
+
+@contextmanager
+def streamlit_server(command: list[str], cwd: Path, environment: dict[str, str], log: Path) -> Iterator[str]:
+    """Run ``command`` (``streamlit run`` or ``bert-lens app``, without an address) on a free local port; yield its
+    URL once it answers ``/_stcore/health``, and stop it at the end. Its output goes to ``log``."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [*command, "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as output:
+        server = subprocess.Popen(command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT, env=environment)
+        try:
+            _wait_healthy(url, server)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_healthy(url: str, server: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"streamlit did not become healthy at {url}")

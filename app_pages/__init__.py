@@ -1,0 +1,1 @@
+"""The Streamlit app: the entry script (``app.py``), one thin file per page, and what the pages share."""
