@@ -147,12 +147,15 @@ def _self_attention(attention, tokens, encoder_attention, encoder_tokens, decode
             raise ValueError("If you specify 'attention' you may not specify any encoder-decoder arguments.")
         if tokens is None:
             raise ValueError("'tokens' is required")
-        return attention, list(tokens)
-    if encoder_attention is not None:
+    elif encoder_attention is not None:
         if encoder_tokens is None:
             raise ValueError("'encoder_tokens' required if 'encoder_attention' is not None")
-        return encoder_attention, list(encoder_tokens)
-    raise ValueError("You must specify at least one attention argument.")
+        attention, tokens = encoder_attention, encoder_tokens
+    else:
+        raise ValueError("You must specify at least one attention argument.")
+    if len(attention) == 0:
+        raise ValueError("The attention holds no layers.")
+    return attention, list(tokens)
 
 
 def _layer_weights(layer) -> np.ndarray:
@@ -358,8 +361,8 @@ def corpus_search(text: str, token: int | None = None, model: str | LoadedModel 
     index = _corpus_index(loaded, corpus)
     token = first_content_token(analysis) if token is None else token
     word = query_word(analysis, token)
-    draw = {"matches": lambda: matched_words(index.search(analysis, token, index.layers[-1] if layer is None
-                                                          else layer, k), word),
+    layer = index.layers[-1] if layer is None else layer
+    draw = {"matches": lambda: matched_words(index.search(analysis, token, layer, k), word),
             "layers": lambda: matches_across_layers(index.across_layers(analysis, token, k), word)}
     return _drawn(draw, view)
 
