@@ -26,7 +26,8 @@ def executed(path: Path, workdir: Path, timeout: int = 300) -> nbformat.Notebook
     (kernels / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "BERT Lens tests", "language": "python"}))
-    manager = KernelManager(kernel_name=KERNEL, kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels.parent)]))
+    specs = KernelSpecManager(kernel_dirs=[str(kernels.parent)])
+    manager = KernelManager(kernel_name=KERNEL, kernel_spec_manager=specs)
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, km=manager, timeout=timeout, resources={"metadata": {"path": str(path.parent)}})
     python_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
