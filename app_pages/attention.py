@@ -11,8 +11,8 @@ from bertviz_core.attention.heads import head_roles, head_statistics
 from bertviz_core.attention.rollout import rollout, token_views
 from bertviz_core.attention.views import PAIR_BLOCKS, ViewOptions, view_matrix
 from bertviz_core.charts import token_labels
-from bertviz_core.charts.attention import (ISOLATE, OPEN_HEAD, attention_heatmap, difference_heatmap, head_grid,
-                                           head_view, model_view, token_comparison)
+from bertviz_core.charts.attention import (ISOLATE, OPEN_HEAD, difference_heatmap, head_grid, head_title, head_view,
+                                           model_view, token_comparison, view_heatmap)
 from bertviz_core.charts.clicks import clicked
 from bertviz_core.export import matrix_csv, npz_bytes
 from app_pages import compute
@@ -55,17 +55,13 @@ def shown(key: tuple, matrix: np.ndarray, title: str) -> None:
     """Draw a [T, T] matrix with the options applied; ``key`` names the matrix, so sessions looking at the same one
     share its figure."""
     def build():
-        matrix_view = view_matrix(analysis, matrix, options)
-        rows = token_labels(matrix_view.row_names, matrix_view.row_positions)
-        columns = token_labels(matrix_view.column_names, matrix_view.column_positions)
-        return attention_heatmap(matrix_view.matrix, rows, columns, title)
+        return view_heatmap(view_matrix(analysis, matrix, options), title)
 
     chart(st, compute.figure((*key, *analysis.key, options), build), config=config, width="content")
 
 
 def heatmap(layer: int, head: int) -> None:
-    shown(("heatmap", layer, head), analysis.attentions[layer, head],
-          f"Layer {layer + 1}, head {head + 1}: each row is where one token looks")
+    shown(("heatmap", layer, head), analysis.attentions[layer, head], head_title(layer, head))
 
 
 def lines(layer: int, head: int) -> None:

@@ -10,16 +10,12 @@ from app_pages.state import url_pills, url_slider
 from app_pages.text import marked, md
 from app_pages.figures import chart
 from bertviz_core import InputError
-from bertviz_core.attention.heads import is_content
+from bertviz_core.attention.heads import first_content_token
 from bertviz_core.charts.corpus import matched_words, matches_across_layers
 from bertviz_core.corpus import query_word
 from bertviz_core.corpus.search import MOST_GROUPS
 
 NO_STRUCTURE = 0.25  # Kaufman & Rousseeuw's rule of thumb: a silhouette below it finds no substantial structure
-
-
-def first_content_token(analysis) -> int:
-    return next((i for i in range(analysis.num_tokens) if is_content(analysis, i)), 1 if analysis.num_tokens > 2 else 0)
 
 
 def separation(silhouette: float | None) -> str:

@@ -3,8 +3,7 @@
 import streamlit as st
 
 from bertviz_core.attention.heads import content_heads, is_content
-from bertviz_core.charts import token_labels
-from bertviz_core.charts.qkv import heads_overview, score_steps, vectors_heatmap, weights_against_model
+from bertviz_core.charts.qkv import step_figure
 from bertviz_core.qkv import head_arithmetic
 from app_pages import compute
 from app_pages.sidebar import current_analysis, current_lens
@@ -13,9 +12,9 @@ from app_pages.text import md
 from app_pages.figures import chart
 
 
-def head_chart(name: str, build) -> None:
+def head_chart(name: str) -> None:
     """A figure of this head and query, built once for every session looking at the same one."""
-    chart(st, compute.figure((name, *analysis.key, layer, head, query), build))
+    chart(st, compute.figure((name, *analysis.key, layer, head, query), lambda: step_figure(name, step, analysis)))
 
 
 def open_head(layer: int, head: int) -> None:
@@ -24,7 +23,6 @@ def open_head(layer: int, head: int) -> None:
 
 model = current_lens().model
 analysis = current_analysis()
-labels = token_labels(analysis.tokens)
 
 st.title("Query, key and value")
 st.markdown("Each head of each layer turns every token's vector into three smaller vectors, with three learned "
@@ -45,17 +43,17 @@ st.subheader("1. The query: what this token is looking for")
 st.markdown(f"The vector of {who} entering layer {layer + 1} has {step.x.shape[0]} numbers. The "
             f"**query matrix** W_Q maps it to this head's {d}-number query, q = W_Q x + b_Q. Training shaped W_Q so that "
             "q describes what kind of token this one needs information from.")
-head_chart("x", lambda: vectors_heatmap(step.x[None], [labels[query]], f"x: hidden state entering layer {layer + 1}"))
-head_chart("q", lambda: vectors_heatmap(step.query[None], ["q"], f"q: the query of head {head + 1}"))
+head_chart("x")
+head_chart("q")
 
 st.subheader("2. The keys, the scores and the softmax")
 st.markdown("Every token also gets a **key**, k = W_K x + b_K. Training shaped W_K so that a key advertises what "
             "kind of information its token holds, to be matched by the queries that need it. The query is compared "
             f"with each key by a dot product, divided by √{d} = {step.scale:.2f} so the scores do not grow with the "
             "head size, and the **softmax** turns the scores into weights that are positive and sum to 1.")
-head_chart("k", lambda: vectors_heatmap(step.keys, labels, "k: every token's key"))
-head_chart("scores", lambda: score_steps(step, analysis.tokens))
-head_chart("weights", lambda: weights_against_model(step, analysis.attentions[layer, head, query], analysis.tokens))
+head_chart("k")
+head_chart("scores")
+head_chart("weights")
 difference = float(abs(step.weights - analysis.attentions[layer, head, query]).max())
 st.caption(f"Largest difference from the model's own attention row: {difference:.1e}.")
 strongest = int(step.weights.argmax())
@@ -79,8 +77,8 @@ st.markdown("Each token finally offers a **value**, v = W_V x + b_V. Training sh
             f"what this head passes on from its token when attended to. The head's output for {who} is the weighted "
             f"sum Σ weight × value. The outputs of all {analysis.num_heads} heads are joined and mixed by one more "
             "matrix before the residual connection.")
-head_chart("v", lambda: vectors_heatmap(step.values, labels, "v: every token's value"))
-head_chart("output", lambda: vectors_heatmap(step.output[None], ["output"], f"Σ weight × value: head {head + 1}'s output"))
+head_chart("v")
+head_chart("output")
 
 st.subheader(f"Every head of layer {layer + 1} at a glance")
-head_chart("overview", lambda: heads_overview(analysis.attentions[layer, :, query], analysis.tokens, labels[query]))
+head_chart("overview")

@@ -42,3 +42,11 @@ def embedded():
 def offline():
     """BERT Lens's own masked-LM model (all-MiniLM-L6-v2 fine-tuned by training/train_offline_mlm.py)."""
     return load_model("offline")
+
+
+@pytest.fixture(scope="session")
+def executed_tour(tmp_path_factory):
+    """notebooks/tour.ipynb run once, top to bottom, in a Jupyter kernel (the notebook tests and the browser test)."""
+    from notebook_run import TOUR, executed
+
+    return executed(TOUR, tmp_path_factory.mktemp("tour"))

@@ -144,6 +144,11 @@ def is_content(analysis: Analysis, index: int) -> bool:
     return not analysis.special_mask[index] and not is_punctuation(token) and token not in STOP_WORDS
 
 
+def first_content_token(analysis: Analysis) -> int:
+    """The first token of a content word (``is_content``); else the first token after [CLS] (0 when there is none)."""
+    return next((i for i in range(analysis.num_tokens) if is_content(analysis, i)), 1 if analysis.num_tokens > 2 else 0)
+
+
 def content_heads(analysis: Analysis, query: int, count: int = 3) -> tuple[ContentHead, ...]:
     """The ``count`` heads, over every layer, whose strongest key for token ``query`` is a content word (``is_content``)
     other than the query itself, the heaviest such weight first. Many heads send most of a token's attention to [CLS] or

@@ -160,7 +160,29 @@ def view_matrix(analysis: Analysis, matrix: np.ndarray, options: ViewOptions = V
         scattered, _ = merge_words(scattered, analysis)  # [..., W, W]
         rows, columns = (np.bincount(units, weights=mask, minlength=len(names)) > 0 for mask in (rows, columns))
         positions = np.arange(len(names))
-    chosen = scattered if rows.all() and columns.all() else scattered[..., rows, :][..., columns]  # [..., R, C]
+    return _chosen(scattered, names, positions, rows, columns)
+
+
+def raw_view(attentions, tokens, sentence_b_start: int | None = None, pair: str = "all") -> MatrixView:
+    """What a view shows of bare attention weights [..., T, T] and their ``tokens`` (no ``Analysis``: bertviz's
+    input): all of it, or one pair block, sentence B starting at token ``sentence_b_start`` as bertviz counts it (so
+    [CLS] and the first [SEP] belong to A, as ``segment_ids`` has them)."""
+    matrix = np.asarray(attentions, dtype=np.float32)  # [..., T, T]
+    if matrix.ndim < 2 or matrix.shape[-2:] != (len(tokens), len(tokens)):
+        raise ValueError(f"Attention has {matrix.shape[-1] if matrix.ndim else 0} positions, while number of tokens "
+                         f"is {len(tokens)}: they must match.")
+    if sentence_b_start is None and pair != "all":
+        raise ValueError(f"The pair filter {pair} needs sentence_b_start, the token where sentence B starts.")
+    if sentence_b_start is not None and not 0 < sentence_b_start < len(tokens):
+        raise ValueError(f"sentence_b_start must be a token index from 1 to {len(tokens) - 1}, got {sentence_b_start}.")
+    segments = (np.arange(len(tokens)) >= (sentence_b_start or len(tokens))).astype(np.int64)  # [T] 0 = A, 1 = B
+    rows, columns = block_masks(segments, pair)
+    return _chosen(matrix, tuple(tokens), np.arange(len(tokens)), rows, columns)
+
+
+def _chosen(matrix: np.ndarray, names, positions: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> MatrixView:
+    """The [..., R, C] view of [..., N, N] ``matrix`` keeping the ``rows`` and ``columns`` [N] bool marked."""
+    chosen = matrix if rows.all() and columns.all() else matrix[..., rows, :][..., columns]  # [..., R, C]
     return MatrixView(matrix=_read_only(chosen), row_names=tuple(np.array(names, dtype=object)[rows]),
                       column_names=tuple(np.array(names, dtype=object)[columns]),
                       row_positions=frozen_array(positions[rows], np.int64),
@@ -191,13 +213,19 @@ def pair_block(analysis: Analysis, which: str) -> tuple[np.ndarray, np.ndarray]:
 
     Special tokens belong to the sentence ``segment_ids`` gives them ([CLS] and the first [SEP] to A).
     """
+    if which != "all" and which in PAIR_BLOCKS and analysis.text_pair is None:
+        raise ValueError(f"The pair filter {which} needs a second sentence; this analysis has only one.")
+    return block_masks(analysis.segment_ids, which)
+
+
+def block_masks(segment_ids: np.ndarray, which: str) -> tuple[np.ndarray, np.ndarray]:
+    """([T] rows, [T] columns) bool of a pair filter over tokens whose sentence is ``segment_ids`` [T] (0 = A,
+    1 = B)."""
     if which not in PAIR_BLOCKS:
         raise ValueError(f"Pair filter must be one of {', '.join(PAIR_BLOCKS)}, got {which!r}.")
-    everything = np.ones(analysis.num_tokens, dtype=bool)  # [T]
+    segments = np.asarray(segment_ids)  # [T]
     if which == "all":
+        everything = np.ones(len(segments), dtype=bool)  # [T]
         return frozen_array(everything, bool), frozen_array(everything, bool)
-    if analysis.text_pair is None:
-        raise ValueError(f"The pair filter {which} needs a second sentence; this analysis has only one.")
     source, target = ("AB".index(side) for side in which.split("->"))
-    segments = np.asarray(analysis.segment_ids)  # [T]
     return frozen_array(segments == source, bool), frozen_array(segments == target, bool)

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 from ..analysis import Analysis
 from ..attention.rollout import TokenViews
-from ..attention.views import MatrixView, view_matrix
+from ..attention.views import MatrixView, ViewOptions, view_matrix
 from .clicks import click_data
 from .labels import token_labels
 
@@ -46,8 +46,17 @@ def attention_heatmap(matrix: np.ndarray, row_labels: list[str], column_labels: 
 def head_heatmap(analysis: Analysis, layer: int, head: int) -> go.Figure:
     """One head's [T, T] attention, tokens on both axes."""
     labels = token_labels(analysis.tokens)
-    return attention_heatmap(analysis.attentions[layer, head], labels, labels,
-                             f"Layer {layer + 1}, head {head + 1}: each row is where one token looks")
+    return attention_heatmap(analysis.attentions[layer, head], labels, labels, head_title(layer, head))
+
+
+def head_title(layer: int, head: int) -> str:
+    return f"Layer {layer + 1}, head {head + 1}: each row is where one token looks"
+
+
+def view_heatmap(view: MatrixView, title: str) -> go.Figure:
+    """An [R, C] view as a heatmap, each axis labelled with its tokens' positions and names."""
+    return attention_heatmap(view.matrix, token_labels(view.row_names, view.row_positions),
+                             token_labels(view.column_names, view.column_positions), title)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -93,17 +102,21 @@ def mosaic(attentions: np.ndarray, cell: int = 96, gap: int = 2) -> np.ndarray:
     return image
 
 
-def model_view(view: MatrixView, cell: int = 96) -> go.Figure:
+def model_view(view: MatrixView, cell: int = 96, layer_numbers=None, head_numbers=None) -> go.Figure:
     """All layers x heads of a [L, H, R, C] view as one heatmap image; an invisible marker over each cell makes it
-    clickable."""
+    clickable. ``layer_numbers`` [L] and ``head_numbers`` [H] (0-based) name the model's layers and heads the view
+    holds when it holds only some (default: all, in order)."""
     image = mosaic(view.matrix, cell)
     L, H = view.matrix.shape[:2]
     step_y, step_x = image.shape[0] / L, image.shape[1] / H
-    layers, heads = np.meshgrid(np.arange(L), np.arange(H), indexing="ij")  # [L, H] each
+    layer_numbers = np.arange(L) if layer_numbers is None else np.asarray(layer_numbers)  # [L]
+    head_numbers = np.arange(H) if head_numbers is None else np.asarray(head_numbers)  # [H]
+    layers, heads = np.meshgrid(layer_numbers, head_numbers, indexing="ij")  # [L, H] each
+    rows, columns = np.meshgrid(np.arange(L), np.arange(H), indexing="ij")  # [L, H] each, where each cell is drawn
     figure = go.Figure([
         go.Heatmap(z=image, colorscale=[[0, "#ffffff"], [254 / 255, "#08306b"], [1, "#ffffff"]], zmin=0, zmax=255,
                    showscale=False, hoverinfo="skip"),
-        go.Scatter(x=((heads + 0.5) * step_x).ravel(), y=((layers + 0.5) * step_y).ravel(), mode="markers",
+        go.Scatter(x=((columns + 0.5) * step_x).ravel(), y=((rows + 0.5) * step_y).ravel(), mode="markers",
                    marker=dict(size=max(8, min(60, 600 // max(H, L))), color="rgba(0,0,0,0)", symbol="square"),
                    # 1-based, as the app shows and the URL stores layers and heads.
                    customdata=click_data(OPEN_HEAD, np.stack([layers.ravel() + 1, heads.ravel() + 1], axis=1)),
@@ -112,9 +125,9 @@ def model_view(view: MatrixView, cell: int = 96) -> go.Figure:
     ])
     figure.update_layout(
         title=f"All {L} layers x {H} heads (each cell scaled to its own maximum); click a cell to open that head",
-        xaxis=dict(tickvals=(np.arange(H) + 0.5) * step_x, ticktext=[f"head {h + 1}" for h in range(H)],
+        xaxis=dict(tickvals=(np.arange(H) + 0.5) * step_x, ticktext=[f"head {h + 1}" for h in head_numbers],
                    side="top", showgrid=False, zeroline=False, constrain="domain"),
-        yaxis=dict(tickvals=(np.arange(L) + 0.5) * step_y, ticktext=[f"layer {l + 1}" for l in range(L)],
+        yaxis=dict(tickvals=(np.arange(L) + 0.5) * step_y, ticktext=[f"layer {l + 1}" for l in layer_numbers],
                    autorange="reversed", scaleanchor="x", showgrid=False, zeroline=False, constrain="domain"),
         height=int(min(900, max(320, 110 + 780 * L / H))), margin=dict(l=20, r=20, t=90, b=20),
         plot_bgcolor="white", dragmode=False,
@@ -251,10 +264,13 @@ VIEWS = ("model", "head", "heatmap")
 """The attention views the command line exports: every head at once, one head's lines, one head's matrix."""
 
 
-def view_figure(analysis: Analysis, view: str, layer: int = 0, head: int = 0) -> go.Figure:
-    """One attention view of ``analysis`` as the Attention page draws it with no option set (0-based layer, head)."""
+def view_figure(analysis: Analysis, view: str, layer: int = 0, head: int = 0,
+                options: ViewOptions = ViewOptions()) -> go.Figure:
+    """One attention view of ``analysis`` as the Attention page draws it with ``options`` (0-based layer, head)."""
+    if view not in VIEWS:
+        raise ValueError(f"The attention views are {', '.join(VIEWS)}; got {view!r}.")
     if view == "model":
-        return model_view(view_matrix(analysis, analysis.attentions))
+        return model_view(view_matrix(analysis, analysis.attentions, options))
     if view == "head":
-        return head_view(view_matrix(analysis, analysis.attentions[layer]), layer, [head])[0]
-    return head_heatmap(analysis, layer, head)
+        return head_view(view_matrix(analysis, analysis.attentions[layer], options), layer, [head])[0]
+    return view_heatmap(view_matrix(analysis, analysis.attentions[layer, head], options), head_title(layer, head))

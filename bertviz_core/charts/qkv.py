@@ -5,10 +5,33 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from ..analysis import Analysis
 from ..qkv import HeadArithmetic
 from .labels import token_labels
 
 _MARGIN = dict(l=20, r=20, t=50, b=20)
+STEPS = ("x", "q", "k", "scores", "weights", "v", "output", "overview")
+"""The figures of one head's arithmetic for one query token, in the order the Query, key, value page shows them."""
+
+
+def step_figure(name: str, step: HeadArithmetic, analysis: Analysis) -> go.Figure:
+    """The figure of step ``name`` (one of ``STEPS``) of ``step``, computed from ``analysis``."""
+    labels, tokens, query = token_labels(analysis.tokens), analysis.tokens, step.query_index
+    model_row = analysis.attentions[step.layer, step.head, query]  # [T] the attention the model reported
+    draw = {
+        "x": lambda: vectors_heatmap(step.x[None], [labels[query]], f"x: hidden state entering layer {step.layer + 1}"),
+        "q": lambda: vectors_heatmap(step.query[None], ["q"], f"q: the query of head {step.head + 1}"),
+        "k": lambda: vectors_heatmap(step.keys, labels, "k: every token's key"),
+        "scores": lambda: score_steps(step, tokens),
+        "weights": lambda: weights_against_model(step, model_row, tokens),
+        "v": lambda: vectors_heatmap(step.values, labels, "v: every token's value"),
+        "output": lambda: vectors_heatmap(step.output[None], ["output"],
+                                          f"Σ weight × value: head {step.head + 1}'s output"),
+        "overview": lambda: heads_overview(analysis.attentions[step.layer, :, query], tokens, labels[query]),
+    }
+    if name not in draw:
+        raise ValueError(f"The steps are {', '.join(STEPS)}; got {name!r}.")
+    return draw[name]()
 
 
 def vectors_heatmap(rows: np.ndarray, labels: list[str], title: str) -> go.Figure:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import time
@@ -76,3 +77,27 @@ def _wait_healthy(url: str, server: subprocess.Popen, seconds: float = 120) -> N
         except OSError:
             time.sleep(0.5)
     raise TimeoutError(f"streamlit did not become healthy at {url}")
+
+
+def outside_scripts(html: str) -> list[str]:
+    """Script tags that would load code from elsewhere."""
+    return re.findall(r"<script[^>]*\bsrc\s*=", html, flags=re.IGNORECASE)
+
+
+def draws_offline(browser, path: Path, figures: int = 1) -> list[str]:
+    """Open ``path`` with every network request refused and check that its ``figures`` Plotly figures drew, each with
+    its title; return the requests that were attempted."""
+    context = browser.new_context(offline=True)
+    attempted = []
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+                  else (attempted.append(route.request.url), route.abort()))
+    page = context.new_page()
+    page.goto(path.as_uri())
+    page.wait_for_function("n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n && "
+                           "document.querySelectorAll('.js-plotly-plot .gtitle').length >= n", arg=figures,
+                           timeout=60_000)
+    assert page.locator(".js-plotly-plot").count() == figures
+    assert page.locator(".js-plotly-plot .gtitle").count() == figures
+    assert page.locator(".js-plotly-plot .heatmaplayer image, .js-plotly-plot .scatterlayer path").count() > 0
+    context.close()
+    return attempted

@@ -1,33 +1,11 @@
 """Exported HTML files open and draw in Chromium with the network blocked: one written by the command line, one
 downloaded from the app's button under a chart."""
 
-import re
 import subprocess
 import sys
-from pathlib import Path
 from urllib.parse import quote
 
-from browser_helpers import wait_for_first_run, wait_idle
-
-
-def outside_scripts(html: str) -> list[str]:
-    """Script tags that would load code from elsewhere."""
-    return re.findall(r"<script[^>]*\bsrc\s*=", html, flags=re.IGNORECASE)
-
-
-def draws_offline(browser, path: Path) -> list[str]:
-    """Open ``path`` with every network request refused; return the requests that were attempted."""
-    context = browser.new_context(offline=True)
-    attempted = []
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
-                  else (attempted.append(route.request.url), route.abort()))
-    page = context.new_page()
-    page.goto(path.as_uri())
-    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
-    assert page.locator(".js-plotly-plot .gtitle").count() == 1
-    assert page.locator(".js-plotly-plot .heatmaplayer image, .js-plotly-plot .scatterlayer path").count() > 0
-    context.close()
-    return attempted
+from browser_helpers import draws_offline, outside_scripts, wait_for_first_run, wait_idle
 
 
 def test_the_command_lines_model_view_at_512_tokens_draws_offline(browser, tmp_path):
