@@ -19,7 +19,7 @@ from bench.common import models, text_of, timed  # noqa: E402
 from bertviz_core import analyze  # noqa: E402
 from bertviz_core.attention.heads import head_roles, head_statistics  # noqa: E402
 from bertviz_core.attention.rollout import norm_maps, rollout  # noqa: E402
-from bertviz_core.attention.views import ViewOptions  # noqa: E402
+from bertviz_core.attention.views import ViewOptions, view_matrix  # noqa: E402
 from bertviz_core.charts import token_labels  # noqa: E402
 from bertviz_core.export import figure_html  # noqa: E402
 from bertviz_core.charts.attention import (attention_heatmap, head_grid, head_heatmap, head_view,  # noqa: E402
