@@ -89,7 +89,7 @@ def test_rollout_caption_credits_each_tokens_own_information():
 
 def test_the_recipe_chart_and_the_chips_count_the_same_total(offline):
     text = "The farmers cultivate the [MASK] to grow crops."
-    app = open_app("app_pages/masked_lm.py", text=text)
+    app = open_app("app_pages/masked_lm.py", text=text, recipe="1")
     titles = chart_titles(app)
     chips = next(title for title in titles if title.startswith("Seed 0"))
     shares = next(title for title in titles if title.startswith("Over "))
