@@ -8,6 +8,7 @@ import torch
 
 from bertviz_core import InputError, analyze
 from bertviz_core.classifier import train_head
+from bertviz_core.explain.attributions import attribute, faithfulness
 from bertviz_core.explain.decompose import (decompose_components, decompose_tokens, route_graph, routes)
 from bertviz_core.explain.target import class_target, mask_target
 from bertviz_core.meaning import sentence_embeddings
@@ -125,6 +126,18 @@ def test_route_rows_are_shares_and_the_graph_keeps_what_reaches_the_top(tiny_mod
         route_graph(found, T, 0.1)
     with pytest.raises(InputError, match="threshold is a share"):
         route_graph(found, position, 2.0)
+
+
+def test_decompx_is_the_ninth_attribution_and_the_deletion_curves_measure_it(offline):
+    result = analyze(offline, NURSE)
+    target = mask_target(offline, result)
+    found = attribute(offline, result, target, "decompx")
+    np.testing.assert_allclose(found.scores, decompose_tokens(offline, result, target).parts, rtol=1e-6)
+    assert found.score == pytest.approx(float(found.scores.sum(dtype=np.float64)) + decompose_tokens(
+        offline, result, target).bias, rel=TOLERANCE)
+    curves = faithfulness(offline, result, [found, attribute(offline, result, target, "attention")])
+    assert curves.methods == ("decompx", "attention") and np.isfinite(curves.aopc).all()
+    np.testing.assert_allclose(curves.curves[:, 0], result.masks[0].probs[0], atol=1e-5)
 
 
 def test_bad_requests_are_refused(tiny_models, offline):
