@@ -14,10 +14,10 @@ model's own vector:
 - every bias joins the bias term, and travels on through the later steps like a part.
 
 Everything runs in float64 (``PRECISE``) unless asked otherwise, one layer at a time: only the current layer's parts
-are held, plus the hidden states a caller asks to keep. Names as in ``analysis``: ``L`` layers, ``H`` heads, ``d`` head size, ``T`` tokens, ``D`` hidden
-size, ``E`` embedding size, ``F`` feed-forward width, ``S`` slots (the sources, then the bias term last), ``R`` rows
-(token positions) computed. Layers and heads are 0-based in code; component names count from 1 (``L3.H7``,
-``L3.ffn``) as the app shows them.
+are held, plus the hidden states a caller asks to keep. Names as in ``analysis``: ``L`` layers, ``H`` heads, ``d``
+head size, ``T`` tokens, ``D`` hidden size, ``E`` embedding size, ``F`` feed-forward width, ``S`` slots (the sources,
+then the bias term last), ``N`` components, ``R`` rows (token positions) computed. Layers and heads are 0-based in
+code; component names count from 1 (``L3.H7``, ``L3.ffn``) as the app shows them.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from .target import Progress, Target, inputs_of, last_hidden, target_scores
 
 PRECISE = torch.float64
 """The default: float64, so that the parts' sum differs from the model's own float32 vectors by the model's rounding
-alone. float32 takes a third of the time on a BERT-base-sized model (bench/explain.py) and its sums stay within 1e-5
-of the model's on the shipped models (tests/test_decompose.py)."""
+alone. float32 takes half the time (by token at 64 tokens on a BERT-base-sized model, 2.7 s against 5.2 s,
+bench/explain.py), and its sums too stay within 1e-5 of the model's (tests/test_decompose.py)."""
 CHUNK_VALUES = 1 << 23
 """Values of the feed-forward's inner [R, S, F] array computed at once (64 MB), so its width F (4 D) never
 multiplies the memory of the parts."""
@@ -177,7 +177,7 @@ def _norm(parts: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:
     whole = parts.sum(1)  # [R, D]
     std = torch.sqrt(whole.var(-1, unbiased=False) + norm.eps)  # [R]
     gamma = norm.weight.detach().to(parts.dtype) if norm.weight is not None else 1.0
-    out = (parts - parts.mean(-1, keepdim=True)) * (gamma / std[:, None, None])  # [R, S, D]
+    out = (parts - parts.mean(-1, keepdim=True)).mul_(gamma / std[:, None, None])  # [R, S, D]
     if norm.bias is not None:
         out[:, -1] += norm.bias.detach().to(parts.dtype)
     return out
@@ -202,17 +202,17 @@ def _activated(parts: torch.Tensor, activation: Callable) -> torch.Tensor:
 
 def _feed_forward(parts: torch.Tensor, intermediate: nn.Linear, activation: Callable,
                   output: nn.Linear) -> torch.Tensor:
-    """[R, S, D] -> [R, S, D]: W2 act(W1 y + b1) + b2 applied part by part, a few sources at a time so that the
+    """[R, S, D] -> [R, S, D]: W2 act(W1 y + b1) + b2 applied part by part, a few tokens at a time so that the
     inner [R, S, F] array is never whole."""
     (w1, b1), (w2, b2) = _weights(intermediate, parts.dtype), _weights(output, parts.dtype)
     R, S, _ = parts.shape
     z = parts.sum(1) @ w1.T + b1  # [R, F] the whole pre-activation
     ratio, rest = _ratio(z, activation)
     out = torch.empty(R, S, w2.shape[0], dtype=parts.dtype)
-    step = max(1, CHUNK_VALUES // (R * w1.shape[0]))
-    for start in range(0, S, step):
-        inner = (parts[:, start:start + step] @ w1.T) * ratio[:, None]  # [R, s, F]
-        out[:, start:start + step] = inner @ w2.T
+    step = max(1, CHUNK_VALUES // (S * w1.shape[0]))
+    for start in range(0, R, step):
+        rows = slice(start, start + step)
+        out[rows] = ((parts[rows] @ w1.T).mul_(ratio[rows, None])) @ w2.T  # through [r, S, F]
     out[:, -1] += (b1 * ratio + rest) @ w2.T + b2  # b1 through the activation, and act(0) where z == 0
     return out
 
@@ -242,24 +242,34 @@ def _token_layer(parts: torch.Tensor, model: LoadedModel, module: nn.Module, row
     return _norm(attended + ffn, block.output_norm)
 
 
-def _component_layer(parts: torch.Tensor, model: LoadedModel, module: nn.Module, first: int) -> torch.Tensor:
-    """One layer on parts [T, N, D] by component: each head's output goes to slots ``first`` .. ``first + H - 1``, the
-    feed-forward's to ``first + H``, their biases to the bias term; the residual carries the rest."""
+def _component_layer(parts: torch.Tensor, x: torch.Tensor, model: LoadedModel, module: nn.Module, first: int,
+                     rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """One layer by component: (parts [R, N, D] at ``rows``, x [T, D] the whole input at every token) -> the same
+    for its output. Each head's output goes to slots ``first`` .. ``first + H - 1``, the feed-forward's to ``first +
+    H``, their biases to the bias term; the residual carries the rest."""
     query, key, value, output = model.layout.attention(module)
     block = model.layout.block(module)
-    T, H = parts.shape[0], model.num_heads
-    parts = parts.clone()  # written into below; the caller may keep the layer's input
-    x = parts.sum(1)  # [T, D]
+    T, H = x.shape[0], model.num_heads
     alpha = _attention_weights(x, query, key, H)  # [H, T, T]
     (wv, bv), (wo, bo) = _weights(value, x.dtype), _weights(output, x.dtype)
     context = alpha @ (x @ wv.T).view(T, H, -1).transpose(0, 1)  # [H, T, d] without b_V
-    parts[:, first:first + H] += torch.einsum("hid,ehd->ihe", context, wo.view(wo.shape[0], H, -1))  # [T, H, D]
-    parts[:, -1] += wo @ bv + bo  # sum_k alpha_ik b_V = b_V
-    attended = _norm(parts, block.attention_norm)  # [T, N, D]
+    heads = torch.einsum("hid,ehd->ihe", context, wo.view(wo.shape[0], H, -1))  # [T, H, D]
+    written = wo @ bv + bo  # [D]; sum_k alpha_ik b_V = b_V
+    parts = parts.clone()  # the caller may keep the layer's input
+    parts[:, first:first + H] += heads[rows]
+    parts[:, -1] += written
+    attended = _norm(parts, block.attention_norm)  # [R, N, D]
+    y = _whole_norm(x + heads.sum(1) + written, block.attention_norm)  # [T, D]
     (w1, b1), (w2, b2) = _weights(block.intermediate, x.dtype), _weights(block.output, x.dtype)
-    attended[:, first + H] += block.activation(attended.sum(1) @ w1.T + b1) @ w2.T
+    ffn = block.activation(y @ w1.T + b1) @ w2.T  # [T, D] without b2
+    attended[:, first + H] += ffn[rows]
     attended[:, -1] += b2
-    return _norm(attended, block.output_norm)
+    return _norm(attended, block.output_norm), _whole_norm(y + ffn + b2, block.output_norm)
+
+
+def _whole_norm(x: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:
+    """[T, D] -> the LayerNorm itself, computed as ``_norm`` computes it (a vector of one part, the bias term)."""
+    return _norm(x[:, None], norm)[:, 0]
 
 
 def _embedding_parts(model: LoadedModel, analysis: Analysis, slots: torch.Tensor, width: int,
@@ -305,11 +315,11 @@ def decompose_tokens(model: LoadedModel, analysis: Analysis, target: Target, *, 
     names the hidden states (0 = the embedding output .. L) whose parts [T, T, D] the result keeps; computed in
     ``dtype``; ``progress`` hears after each layer."""
     kept = _checked(model, analysis, keep)
-    T = analysis.num_tokens
+    T, L = analysis.num_tokens, model.num_layers
     start = _embedding_parts(model, analysis, torch.arange(T), T, dtype)
-    last_rows = None if model.num_layers in kept else list(target.rows)  # the head reads only these
-    layer = lambda parts, index, module, rows: _token_layer(parts, model, module, rows)  # noqa: E731
-    parts, held, errors = _run(model, analysis, target, kept, start, layer, last_rows, progress)
+    rows = lambda index: list(target.rows) if index == L and L not in kept else None  # noqa: E731 the head's rows
+    layer = lambda parts, index, module: _token_layer(parts, model, module, rows(index + 1))  # noqa: E731
+    parts, held, errors = _run(model, analysis, target, kept, start, layer, rows, progress)
     return TokenDecomposition(target=target, tokens=analysis.tokens, parts=frozen_array(parts[:-1], np.float64),
                               bias=float(parts[-1]), **_common(model, analysis, target, kept, held, errors))
 
@@ -322,8 +332,16 @@ def decompose_components(model: LoadedModel, analysis: Analysis, target: Target,
     kept = _checked(model, analysis, keep)
     T, L, H = analysis.num_tokens, model.num_layers, model.num_heads
     start = _embedding_parts(model, analysis, torch.zeros(T, dtype=torch.long), 1 + L * (H + 1), dtype)
-    layer = lambda parts, index, module, rows: _component_layer(parts, model, module, 1 + index * (H + 1))  # noqa: E731
-    parts, held, errors = _run(model, analysis, target, kept, start, layer, None, progress)
+    # Parts at the rows the head reads (every row where states are kept); the whole vectors at every row.
+    computed = list(range(T)) if kept else list(target.rows)
+    whole = [start.sum(1)]  # [T, D]
+
+    def layer(parts, index, module):
+        parts, whole[0] = _component_layer(parts, whole[0], model, module, 1 + index * (H + 1), computed)
+        return parts
+
+    parts, held, errors = _run(model, analysis, target, kept, start[computed], layer, lambda index: computed,
+                               progress)
     return ComponentDecomposition(target=target, embeddings=float(parts[0]), bias=float(parts[-1]),
                                   grid=frozen_array(parts[1:-1].reshape(L, H + 1), np.float64),
                                   **_common(model, analysis, target, kept, held, errors))
@@ -341,31 +359,31 @@ def _checked(model: LoadedModel, analysis: Analysis, keep: Iterable[int]) -> tup
     return kept
 
 
-Layer = Callable[[torch.Tensor, int, nn.Module, "list[int] | None"], torch.Tensor]
-"""(parts [T, S, D] entering the layer, 0-based layer, its module, rows to compute or None for all) -> parts of its
-output [R, S, D]."""
+Layer = Callable[[torch.Tensor, int, nn.Module], torch.Tensor]
+"""(parts entering the layer, 0-based layer, its module) -> the parts of its output."""
+Rows = Callable[[int], "list[int] | None"]
+"""Hidden-state index -> the token rows its parts are computed at, in order; None: every token."""
 
 
 def _run(model: LoadedModel, analysis: Analysis, target: Target, kept: tuple[int, ...], parts: torch.Tensor,
-         layer: Layer, last_rows: list[int] | None, progress: Progress | None):
-    """Carry ``parts`` (the embedding output's) through every layer with ``layer`` (the last one at ``last_rows``
-    only, unless None), then through the target's head, holding the model's lock one layer at a time.
-    -> ([S] the logit's parts, {kept index: parts}, [L + 1] errors against the model's own hidden states)."""
+         layer: Layer, rows: Rows, progress: Progress | None):
+    """Carry ``parts`` (the embedding output's at ``rows(0)``) through every layer with ``layer``, then through the
+    target's head, holding the model's lock one layer at a time. -> ([S] the logit's parts, {kept index: parts},
+    [L + 1] errors against the model's own hidden states)."""
     states, L = analysis.hidden_states, model.num_layers  # [L + 1, T, D] the model's own, float32
     held, errors = {}, np.full(L + 1, np.nan)
-    errors[0] = _largest_error(parts, states[0])
-    held.update({0: parts} if 0 in kept else {})
     with torch.inference_mode():
-        for index, module in enumerate(model.layout.layers(model.encoder)):
-            rows = last_rows if index == L - 1 else None
-            with model.lock:
-                parts = layer(parts, index, module, rows)
-            errors[index + 1] = _largest_error(parts, states[index + 1][rows if rows is not None else slice(None)])
-            held.update({index + 1: parts} if index + 1 in kept else {})
-            if progress is not None:
-                progress(index + 1, L)
-        at_rows = parts if last_rows is not None else parts[list(target.rows)]
-        return _target_parts(model, target, at_rows), held, errors
+        for index, module in enumerate([None, *model.layout.layers(model.encoder)]):
+            if module is not None:
+                with model.lock:
+                    parts = layer(parts, index - 1, module)
+                if progress is not None:
+                    progress(index, L)
+            at = rows(index)
+            errors[index] = _largest_error(parts, states[index] if at is None else states[index][at])
+            held.update({index: parts} if index in kept else {})
+        at = rows(L) or list(range(analysis.num_tokens))
+        return _target_parts(model, target, parts[[at.index(row) for row in target.rows]]), held, errors
 
 
 def _largest_error(parts: torch.Tensor, own: np.ndarray) -> float:
