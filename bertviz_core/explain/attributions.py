@@ -41,8 +41,8 @@ FLOW_MAX_TOKENS = 256
 at 128 tokens, 11 s at 256 and over 2 minutes at 512 (bench/explain.py), so it stops at 256."""
 PAGE_MAX_TOKENS = 128
 """Longest input the app explains: value zeroing runs one copy of the input per token and the deletion curves some
-270 copies. At 128 tokens everything takes about 55 s on a BERT-base-sized model (9 s on the offline one); at 256,
-two and a half minutes (bench/explain.py)."""
+270 copies. At 128 tokens everything takes about 55 s on a BERT-base-sized model (9 s on the offline one), and
+DecompX 25 s more (3 s); at 256, two and a half minutes before DecompX (bench/explain.py)."""
 FLOW_SCALE = 1 << 24
 """Max-flow runs on integer capacities: attention weights are counted in units of 2^-24."""
 IG_STEPS = 64
