@@ -9,7 +9,8 @@ import torch
 from bertviz_core import InputError, analyze
 from bertviz_core.classifier import train_head
 from bertviz_core.explain.attributions import attribute, faithfulness
-from bertviz_core.explain.decompose import (decompose_components, decompose_tokens, route_graph, routes)
+from bertviz_core.explain import decompose
+from bertviz_core.explain.decompose import decompose_components, decompose_tokens, route_graph, routes
 from bertviz_core.explain.target import class_target, mask_target
 from bertviz_core.meaning import sentence_embeddings
 
@@ -140,7 +141,7 @@ def test_decompx_is_the_ninth_attribution_and_the_deletion_curves_measure_it(off
     np.testing.assert_allclose(curves.curves[:, 0], result.masks[0].probs[0], atol=1e-5)
 
 
-def test_bad_requests_are_refused(tiny_models, offline):
+def test_bad_requests_are_refused(tiny_models, offline, monkeypatch):
     model = tiny_models["bert"]
     result = analyze(model, SENTENCE)
     target = mask_target(model, result)
@@ -148,3 +149,8 @@ def test_bad_requests_are_refused(tiny_models, offline):
         decompose_tokens(model, result, target, keep=[model.num_layers + 1])
     with pytest.raises(InputError, match="another model"):
         decompose_tokens(offline, result, target)
+    monkeypatch.setattr(decompose, "MAX_TOKENS", result.num_tokens - 1)
+    for too_long in (lambda: decompose_tokens(model, result, target), lambda: routes(model, result)):
+        with pytest.raises(InputError, match=f"up to {result.num_tokens - 1} tokens"):
+            too_long()
+    assert decompose_components(model, result, target).grid.shape == (model.num_layers, model.num_heads + 1)

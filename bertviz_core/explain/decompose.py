@@ -40,6 +40,10 @@ bench/explain.py), and its sums too stay within 1e-5 of the model's (tests/test_
 CHUNK_VALUES = 1 << 23
 """Values of the feed-forward's inner [R, S, F] array computed at once (64 MB), so its width F (4 D) never
 multiplies the memory of the parts."""
+MAX_TOKENS = 256
+"""Longest input decomposed by token (and traced into routes): the parts take T x T x D numbers per layer, so time
+and memory grow with T^2 and more. On a BERT-base-sized model by token in float64: 5 s and 0.4 GB at peak at 64
+tokens, 25 s and 1 GB at 128, 100 s and 3.3 GB at 256 (bench/explain.py). By component has no such limit."""
 ROUTE_THRESHOLD = 0.1
 """Default share below which a route's edge is dropped."""
 
@@ -314,7 +318,7 @@ def decompose_tokens(model: LoadedModel, analysis: Analysis, target: Target, *, 
     """DecompX: every hidden state, and the target's logit, as one part per input token plus a bias term. ``keep``
     names the hidden states (0 = the embedding output .. L) whose parts [T, T, D] the result keeps; computed in
     ``dtype``; ``progress`` hears after each layer."""
-    kept = _checked(model, analysis, keep)
+    kept = _checked(model, analysis, keep, by_token=True)
     T, L = analysis.num_tokens, model.num_layers
     start = _embedding_parts(model, analysis, torch.arange(T), T, dtype)
     rows = lambda index: list(target.rows) if index == L and L not in kept else None  # noqa: E731 the head's rows
@@ -347,10 +351,14 @@ def decompose_components(model: LoadedModel, analysis: Analysis, target: Target,
                                   **_common(model, analysis, target, kept, held, errors))
 
 
-def _checked(model: LoadedModel, analysis: Analysis, keep: Iterable[int]) -> tuple[int, ...]:
-    """``keep`` as sorted hidden-state indices, once the model and the analysis are known to fit together."""
+def _checked(model: LoadedModel, analysis: Analysis, keep: Iterable[int], by_token: bool = False) -> tuple[int, ...]:
+    """``keep`` as sorted hidden-state indices, once the model and the analysis are known to fit together (and the
+    text is short enough to decompose ``by_token``)."""
     if analysis.model_location != model.location:
         raise InputError("This analysis was made with another model; analyse the text with this one.")
+    if by_token and analysis.num_tokens > MAX_TOKENS:
+        raise InputError(f"Decomposing by token holds every token's part of every token: it takes texts of up to "
+                         f"{MAX_TOKENS} tokens; this one has {analysis.num_tokens}.")
     if model.family == "albert" and model.config.inner_group_num != 1:
         raise InputError("Decomposition follows ALBERT checkpoints with one layer per group (inner_group_num = 1).")
     kept = tuple(sorted({int(index) for index in keep}))
@@ -418,7 +426,7 @@ def routes(model: LoadedModel, analysis: Analysis, *, dtype: torch.dtype = PRECI
            progress: Progress | None = None) -> Routes:
     """ALTI's contributions at every layer: each layer's output decomposed by its input tokens (the whole input
     vector x_j is source j there), then c_(i<-j) = max(0, ||x_i||_1 - ||x_i - x_(i<-j)||_1), normalised per row."""
-    _checked(model, analysis, ())
+    _checked(model, analysis, (), by_token=True)
     T = analysis.num_tokens
     shares = np.empty((model.num_layers, T, T), dtype=np.float32)
     x = _embedding_parts(model, analysis, torch.arange(T), T, dtype).sum(1)  # [T, D] the embedding output
