@@ -1,4 +1,4 @@
-"""Is attention an explanation? Eight attributions of one prediction, how faithful the model finds each, and causal
+"""Is attention an explanation? Nine attributions of one prediction, how faithful the model finds each, and causal
 tests that switch heads off or copy hidden states from one sentence into another."""
 
 import numpy as np
@@ -65,7 +65,7 @@ model = current_lens().model
 st.title("Is attention an explanation?")
 st.markdown("Attention weights say where each token looks; whether they also say why the model decides what it "
             "decides is debated: Jain & Wallace (2019) argued that attention is not an explanation, and Wiegreffe & "
-            "Pinter (2019) argued against that strong claim (it depends on what an explanation must do). This page puts eight ways of crediting the input side by side "
+            "Pinter (2019) argued against that strong claim (it depends on what an explanation must do). This page puts nine ways of crediting the input side by side "
             "for **one prediction**, then lets the model itself judge them: remove the tokens each method calls "
             "most important and watch the prediction fall. Last, it changes the model: switch heads off, or copy "
             "hidden states from one sentence into another.")
@@ -88,11 +88,12 @@ plain = compute.derived(("explain", *key, "attention"), "Scoring…",
                         lambda: attribute(model, analysis, target, "attention"))
 where = f"at token {target.mask_index}" if target.head is None else "for the whole sentence"
 st.markdown(f"F = the logit of “{md(target.name)}” {where}: **{plain.score:.3f}**. The four gradient and removal "
-            "methods below score how much F depends on each input token. The four attention methods (raw attention, "
+            "methods below score how much F depends on each input token, and DecompX takes F apart exactly into "
+            "one part per token. The four attention methods (raw attention, "
             "rollout, flow, value-norm weighting) read only where attention goes from the target's position: they "
             "give the same scores whatever word F is about.")
 
-st.subheader("2. Eight attributions, one token axis")
+st.subheader("2. Nine attributions, one token axis")
 steps = int(url_choice("ig_steps", "Integrated Gradients steps", [str(s) for s in STEPS], "64", horizontal=True))
 attributions = []
 for method in METHODS:
@@ -124,6 +125,10 @@ with st.expander("What each method computes"):
 - **Value zeroing**, a variant of Mohebbi et al. (2023): F(input) − F(input with token j's value vectors zeroed in
   every layer at once), read at the output. The paper zeroes one layer at a time, measures how much each token's
   representation changes (cosine distance), and combines the layers by rollout.
+- **DecompX** (Modarressi et al. 2023): every vector the model computes written as a sum of one part per input
+  token plus a bias, carried through every layer (attention weights, LayerNorm statistics and the activation's
+  ratio act(z)/z fixed at the values the model computed); the token's part of F, signed. The parts and the bias
+  add up to F exactly.
 """
     )
 

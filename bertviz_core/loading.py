@@ -58,8 +58,30 @@ class ModelTooLarge(ModelLoadError):
 # ---------------------------------------------------------------------------------------------
 
 
-def _gelu_dense_norm(dense: nn.Module, norm: nn.Module, act: Callable) -> Callable[[torch.Tensor], torch.Tensor]:
-    return lambda h: norm(act(dense(h)))
+@dataclass(frozen=True)
+class Block:
+    """One layer's modules after the attention's four linear maps (``Layout.attention``), in the order data flows:
+    add & norm, feed-forward, add & norm (every family normalises after adding, post-LN)."""
+
+    attention_norm: nn.LayerNorm
+    """LN(x + attention output)."""
+    intermediate: nn.Linear
+    """The feed-forward's first map, D -> F."""
+    activation: Callable[[torch.Tensor], torch.Tensor]
+    output: nn.Linear
+    """The feed-forward's second map, F -> D."""
+    output_norm: nn.LayerNorm
+    """LN(y + feed-forward output): the layer's output."""
+
+
+@dataclass(frozen=True)
+class MaskedLMHead:
+    """The masked-LM head before its decoder (``get_output_embeddings()``): dense, activation, LayerNorm."""
+
+    dense: nn.Linear
+    """D -> E."""
+    activation: Callable[[torch.Tensor], torch.Tensor]
+    norm: nn.LayerNorm
 
 
 @dataclass(frozen=True)
@@ -71,12 +93,19 @@ class Layout:
     """Encoder -> one module per layer (ALBERT repeats its shared module)."""
     projection: Callable[[nn.Module], nn.Module | None]
     """Encoder -> the linear map from embedding size to hidden size, where the family has one."""
-    mlm_transform: Callable[[nn.Module], Callable[[torch.Tensor], torch.Tensor]]
-    """Masked-LM model -> the head's dense + activation + LayerNorm, [N, D] -> [N, E]."""
+    mlm_head: Callable[[nn.Module], MaskedLMHead]
+    """Masked-LM model -> the head's dense, activation and LayerNorm."""
     attention: Callable[[nn.Module], tuple[nn.Linear, nn.Linear, nn.Linear, nn.Linear]]
     """Layer module (as ``layers`` returns it) -> its attention's (query, key, value, output) linear maps."""
+    block: Callable[[nn.Module], Block]
+    """Layer module (as ``layers`` returns it) -> its norms and feed-forward."""
     position_offset: Callable[[object], int] = lambda config: 0
     """Config -> the first position row used (RoBERTa starts after the padding index)."""
+
+    def mlm_transform(self, model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Masked-LM model -> the head's dense + activation + LayerNorm, [N, D] -> [N, E]."""
+        head = self.mlm_head(model)
+        return lambda hidden: head.norm(head.activation(head.dense(hidden)))
 
 
 def _bert_layers(base: nn.Module) -> list[nn.Module]:
@@ -110,42 +139,71 @@ def _albert_attention(group: nn.Module) -> tuple[nn.Linear, nn.Linear, nn.Linear
     return attention.query, attention.key, attention.value, attention.dense
 
 
+def _bert_block(layer: nn.Module) -> Block:
+    return Block(layer.attention.output.LayerNorm, layer.intermediate.dense, layer.intermediate.intermediate_act_fn,
+                 layer.output.dense, layer.output.LayerNorm)
+
+
+def _distilbert_block(layer: nn.Module) -> Block:
+    return Block(layer.sa_layer_norm, layer.ffn.lin1, layer.ffn.activation, layer.ffn.lin2, layer.output_layer_norm)
+
+
+def _albert_block(group: nn.Module) -> Block:
+    layer = group.albert_layers[0]
+    return Block(layer.attention.LayerNorm, layer.ffn, layer.activation, layer.ffn_output, layer.full_layer_layer_norm)
+
+
+def _bert_mlm_head(model: nn.Module) -> MaskedLMHead:
+    transform = model.cls.predictions.transform
+    return MaskedLMHead(transform.dense, transform.transform_act_fn, transform.LayerNorm)
+
+
+def _dense_activation_norm(head: nn.Module) -> MaskedLMHead:
+    """ALBERT's and ELECTRA's heads, which name their parts alike."""
+    return MaskedLMHead(head.dense, head.activation, head.LayerNorm)
+
+
 LAYOUTS: dict[str, Layout] = {
     "bert": Layout(
         family="bert",
         layers=_bert_layers,
         projection=_no_projection,
-        mlm_transform=lambda m: m.cls.predictions.transform,
+        mlm_head=_bert_mlm_head,
         attention=_bert_attention,
+        block=_bert_block,
     ),
     "distilbert": Layout(
         family="distilbert",
         layers=lambda base: list(base.transformer.layer),
         projection=_no_projection,
-        mlm_transform=lambda m: _gelu_dense_norm(m.vocab_transform, m.vocab_layer_norm, m.activation),
+        mlm_head=lambda m: MaskedLMHead(m.vocab_transform, m.activation, m.vocab_layer_norm),
         attention=_distilbert_attention,
+        block=_distilbert_block,
     ),
     "roberta": Layout(
         family="roberta",
         layers=_bert_layers,
         projection=_no_projection,
-        mlm_transform=lambda m: _gelu_dense_norm(m.lm_head.dense, m.lm_head.layer_norm, nn.functional.gelu),
+        mlm_head=lambda m: MaskedLMHead(m.lm_head.dense, nn.functional.gelu, m.lm_head.layer_norm),
         attention=_bert_attention,
+        block=_bert_block,
         position_offset=lambda config: config.pad_token_id + 1,
     ),
     "albert": Layout(
         family="albert",
         layers=_albert_layers,
         projection=lambda base: base.encoder.embedding_hidden_mapping_in,
-        mlm_transform=lambda m: _gelu_dense_norm(m.predictions.dense, m.predictions.LayerNorm, m.predictions.activation),
+        mlm_head=lambda m: _dense_activation_norm(m.predictions),
         attention=_albert_attention,
+        block=_albert_block,
     ),
     "electra": Layout(
         family="electra",
         layers=_bert_layers,
         projection=lambda base: getattr(base, "embeddings_project", None),
-        mlm_transform=lambda m: m.generator_predictions,
+        mlm_head=lambda m: _dense_activation_norm(m.generator_predictions),
         attention=_bert_attention,
+        block=_bert_block,
     ),
 }
 # Same wiring as RoBERTa under other names.

@@ -330,7 +330,7 @@ def contextual(sentences: str | Sequence[str], word: str = "bank", model: str | 
 def attributions(text: str, model: str | LoadedModel | None = None, *, methods: Sequence[str] | None = None,
                  word: str | None = None, mask: int | None = None, steps: int | None = None) -> go.Figure:
     """The Explain page's attributions: how much the guess ``word`` (default the top guess) at the [MASK] at token
-    ``mask`` (default the first) owes each input token, by each of ``methods`` (default all eight; names as in
+    ``mask`` (default the first) owes each input token, by each of ``methods`` (default all nine; names as in
     ``explain.attributions.METHODS``); ``steps`` for Integrated Gradients."""
     from .charts.explain import attribution_rows
     from .explain.attributions import IG_STEPS, METHODS, attribute

@@ -328,7 +328,7 @@ def test_explain_page_draws_every_part_for_the_mask():
     assert any(t.startswith("Each head ablated") for t in titles) and any(t.startswith("Activation patching") for t in
                                                                           titles)
     rows = json.loads(app.get("plotly_chart")[0].proto.spec)["data"][0]["y"]
-    assert len(rows) == 8  # every method, flow included at this length
+    assert len(rows) == 9  # every method, flow included at this length, DecompX last
     assert app.text_input(key="ablate").value  # the most harmful head of the sweep, ablated by default
     said = " ".join(element.value.replace("\\", "") for element in (*app.markdown, *app.caption))
     sweep = next(json.loads(c.proto.spec) for c in app.get("plotly_chart")

@@ -113,6 +113,36 @@ def test_sweep_and_patch_print_their_grids(offline, capsys):
     assert np.array(patch["restored"]).shape == (offline.num_layers + 1, len(patch["clean_tokens"]))
 
 
+@pytest.mark.parametrize("by", ["tokens", "components"])
+def test_decompose_json_parts_and_bias_add_up_to_the_models_logit(offline, by, capsys):
+    from bertviz_core import analyze
+    from bertviz_core.explain.decompose import decompose_components, decompose_tokens
+    from bertviz_core.explain.target import mask_target
+
+    assert main(["decompose", NURSE, "--model", "offline", "--target", "he", "--by", by, "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert list(found) == ["target", "target_id", "mask_index", "logit", "tokens", "parts", "bias"]
+    result = analyze(offline, NURSE)
+    expected = (decompose_tokens if by == "tokens" else decompose_components)(
+        offline, result, mask_target(offline, result, word="he"))
+    assert (found["target"], found["mask_index"], found["tokens"]) == ("he", 5, list(result.tokens))
+    assert found["logit"] == pytest.approx(expected.logit, abs=1e-6)
+    assert sum(part["value"] for part in found["parts"]) + found["bias"] == pytest.approx(found["logit"], rel=1e-4)
+    sources = [part["source"] for part in found["parts"]]
+    assert sources == (list(range(result.num_tokens)) if by == "tokens" else list(expected.names))
+    assert "L6.H12" in sources or by == "tokens"
+
+
+def test_routes_json_traces_edges_from_the_mask_down_to_the_input(offline, capsys):
+    assert main(["routes", NURSE, "--model", "offline", "--threshold", "0.2", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["position"] == 5 and found["nodes"][0] == [offline.num_layers, 5] and found["threshold"] == 0.2
+    assert all(edge["share"] >= 0.2 and edge["from"][0] == edge["to"][0] - 1 for edge in found["edges"])
+    nodes = {tuple(node) for node in found["nodes"]}
+    assert {tuple(edge["to"]) for edge in found["edges"]} | {tuple(edge["from"]) for edge in found["edges"]} <= nodes
+    assert any(node[0] == 0 for node in nodes)  # traced down to the input
+
+
 @pytest.mark.parametrize("args, message", [
     (["explain", "No mask here.", "--method", "attention"], "No mask in the text"),
     (["explain", NURSE, "--method", "attention", "--target", "supercalifragilistic"], "not one entry"),
@@ -120,6 +150,9 @@ def test_sweep_and_patch_print_their_grids(offline, capsys):
     (["ablate", NURSE, "--heads", "0:3"], "there is no head 0:3"),
     (["explain", NURSE, "--method", "grad_norm", "--model", "embedded"], "no trained masked-LM head"),
     (["patch", NURSE, "The young man said that [MASK] was tired."], "same number of tokens"),
+    (["decompose", "No mask here."], "No mask in the text"),
+    (["decompose", NURSE, "--by", "components", "--model", "embedded"], "no trained masked-LM head"),
+    (["routes", NURSE, "--position", "99"], "not in the text"),
 ])
 def test_explain_commands_refuse_bad_input_in_one_line(args, message):
     done = run_cli(*args, *([] if "--model" in args else ["--model", "offline"]))

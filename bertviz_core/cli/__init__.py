@@ -1,6 +1,7 @@
 """Command line: ``bert-lens`` (installed) or ``python -m bertviz_core``, then ``app | info | fill-mask | analyze |
-export-html | compare | lesson | explain | ablate | sweep | patch | index | search | occurrences | atlas | query-keys |
-corpus-map``. Bad input -> one line, exit code 2; so is a command whose optional dependencies are not installed.
+export-html | compare | lesson | explain | ablate | sweep | patch | decompose | routes | index | search | occurrences |
+atlas | query-keys | corpus-map``. Bad input -> one line, exit code 2; so is a command whose optional dependencies are
+not installed.
 
 One module per group of commands (``app``, ``sentence``, ``explain``, ``corpus``); each command imports what it needs
 when it runs, so ``info`` and ``fill-mask`` load neither FAISS nor Arrow nor Ray nor Streamlit.

@@ -1,4 +1,4 @@
-"""Commands that explain one masked-word prediction: explain, sweep, patch, ablate."""
+"""Commands that explain one masked-word prediction: explain, sweep, patch, ablate, decompose; and routes."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from .common import masks_json, print_masks, with_masks
 
 def add_commands(commands, model_option: dict) -> None:
     from ..explain.attributions import IG_STEPS, METHODS
+    from ..explain.decompose import ROUTE_THRESHOLD
 
     def targeted(name: str, summary: str, run) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=summary)
@@ -37,6 +38,22 @@ def add_commands(commands, model_option: dict) -> None:
     ablate.add_argument("--model", **model_option)
     ablate.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ablate.set_defaults(run=_ablate)
+
+    decompose = targeted("decompose", "the target's logit taken apart exactly: one part per input token (or per "
+                                      "component: embeddings, each head, each feed-forward) plus a bias", _decompose)
+    decompose.add_argument("--by", choices=["tokens", "components"], default="tokens",
+                           help="sources: token positions (0 = [CLS]) or components named L3.H7, L3.ffn (from 1)")
+
+    routes = commands.add_parser("routes", help="ALTI's routes into one token: what share each layer's output takes "
+                                                "from each token below (layer 0 = the embeddings)")
+    routes.add_argument("text")
+    routes.add_argument("--position", type=int, default=None,
+                        help="token whose routes are traced (default: the first mask, else 0)")
+    routes.add_argument("--threshold", type=float, default=ROUTE_THRESHOLD,
+                        help=f"smallest share an edge keeps (default {ROUTE_THRESHOLD})")
+    routes.add_argument("--model", **model_option)
+    routes.add_argument("--json", action="store_true", help="print JSON instead of text")
+    routes.set_defaults(run=_routes)
 
 
 def _targeted(args, text: str | None = None):
@@ -108,4 +125,51 @@ def _patch(args) -> int:
           "restored by patching (rows: layer 0 = embeddings .. L, columns: tokens)")
     print("    " + " ".join(f"{t[:6]:>6}" for t in found.corrupt_tokens))
     print("\n".join(f"{n:>3} " + " ".join(f"{v:+6.2f}" for v in row) for n, row in enumerate(output["restored"])))
+    return 0
+
+
+def _decompose(args) -> int:
+    from ..explain.decompose import decompose_components, decompose_tokens
+
+    model, result, target = _targeted(args)
+    decompose = decompose_components if args.by == "components" else decompose_tokens
+    found = decompose(model, result, target)
+    output = {"target": target.name, "target_id": target.output_id, "mask_index": target.mask_index,
+              "logit": found.logit, "tokens": list(result.tokens),
+              "parts": [{"source": source, "value": value} for source, value in found.named()], "bias": found.bias}
+    if args.json:
+        print(json.dumps(output, indent=2))
+        return 0
+    print(f"logit of {target.name!r} at token {target.mask_index}: {found.logit:.4f} = the parts by {args.by} "
+          f"({found.total - found.bias:+.4f}) + the bias ({found.bias:+.4f})")
+    if args.by == "tokens":
+        print("\n".join(f"  {n:>3} {token:<16} {value:+.4f}" for n, (token, value) in enumerate(zip(result.tokens,
+                                                                                                  found.parts))))
+        return 0
+    print(f"  embeddings {found.embeddings:+.4f}; layers (rows, from 1) by heads and the feed-forward (last column):")
+    columns = [f"H{h + 1}" for h in range(model.num_heads)] + ["ffn"]
+    print("    " + " ".join(f"{c:>7}" for c in columns))
+    print("\n".join(f"{n:>3} " + " ".join(f"{v:+7.3f}" for v in row) for n, row in enumerate(found.grid, 1)))
+    return 0
+
+
+def _routes(args) -> int:
+    from ..explain.decompose import route_graph, routes
+    from ..explain.target import mask_positions
+
+    model = load_model(args.model)
+    result = analyze(model, args.text)
+    masks = mask_positions(model, result) if model.tokenizer.mask_token_id is not None else ()
+    position = args.position if args.position is not None else (masks[0] if masks else 0)
+    graph = route_graph(routes(model, result), position, args.threshold)
+    output = {"tokens": list(result.tokens), "position": graph.position, "threshold": graph.threshold,
+              "nodes": [list(node) for node in graph.nodes],
+              "edges": [{"from": list(source), "to": list(to), "share": share} for source, to, share in graph.edges]}
+    if args.json:
+        print(json.dumps(output))
+        return 0
+    print(f"routes into token {position} ({result.tokens[position]}) at layer {model.num_layers}, edges carrying at "
+          f"least {graph.threshold:.0%} (layer 0 = the embeddings):")
+    for (below, j), (layer, i), share in graph.edges:
+        print(f"  layer {layer:>2} {i:>3} {result.tokens[i]:<12} <- {j:>3} {result.tokens[j]:<12} {share:6.1%}")
     return 0

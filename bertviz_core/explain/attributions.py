@@ -1,4 +1,4 @@
-"""Is attention an explanation? Eight attributions of one target over the input tokens, and how faithful the model
+"""Is attention an explanation? Nine attributions of one target over the input tokens, and how faithful the model
 itself finds each of them.
 
 Every method gives one score per token of the analysis, special tokens included (positions count like
@@ -19,6 +19,7 @@ import torch
 from ..analysis import Analysis, HoldsArrays, InputError, frozen_array
 from ..attention.rollout import mixed_attention, rollout, spearman, summed_norm_map
 from ..loading import LoadedModel
+from .decompose import decompose_tokens
 from .hooks import Edits, intervening
 from .target import (BATCH_ROWS, Inputs, Progress, Target, batches, inputs_of, last_hidden, output_logits,
                      target_scores, word_embeddings)
@@ -32,6 +33,7 @@ METHODS = {
     "grad_input": "Gradient × input",
     "integrated_gradients": "Integrated Gradients",
     "value_zeroing": "Value zeroing",
+    "decompx": "DecompX (exact decomposition)",
 }
 """Method name (as the command line takes it) -> what the page calls it."""
 FLOW_MAX_TOKENS = 256
@@ -39,8 +41,8 @@ FLOW_MAX_TOKENS = 256
 at 128 tokens, 11 s at 256 and over 2 minutes at 512 (bench/explain.py), so it stops at 256."""
 PAGE_MAX_TOKENS = 128
 """Longest input the app explains: value zeroing runs one copy of the input per token and the deletion curves some
-270 copies. At 128 tokens everything takes about 55 s on a BERT-base-sized model (9 s on the offline one); at 256,
-two and a half minutes (bench/explain.py)."""
+270 copies. At 128 tokens everything takes about 55 s on a BERT-base-sized model (9 s on the offline one), and
+DecompX 25 s more (3 s); at 256, two and a half minutes before DecompX (bench/explain.py)."""
 FLOW_SCALE = 1 << 24
 """Max-flow runs on integer capacities: attention weights are counted in units of 2^-24."""
 IG_STEPS = 64
@@ -84,7 +86,8 @@ def attribute(model: LoadedModel, analysis: Analysis, target: Target, method: st
         scores, baseline = _integrated_gradients(model, analysis, target, inputs, steps, progress)
         return Attribution(method, target, score, frozen_array(scores), baseline_score=baseline)
     compute = {"attention": _attention, "rollout": _rollout, "flow": _flow, "value_norm": _value_norm,
-               "grad_norm": _grad_norm, "grad_input": _grad_input, "value_zeroing": _value_zeroing}[method]
+               "grad_norm": _grad_norm, "grad_input": _grad_input, "value_zeroing": _value_zeroing,
+               "decompx": _decompx}[method]
     scores = compute(model, analysis, target, inputs, progress)
     return Attribution(method, target, score, frozen_array(scores))
 
@@ -234,6 +237,17 @@ def value_zeroed_scores(model: LoadedModel, analysis: Analysis, target: Target, 
         with model.lock, torch.inference_mode(), intervening(model, Edits(values=lambda layer, v: v * keep)):
             scores[rows] = target_scores(model, target, last_hidden(model, inputs, len(keep))).numpy()
     return scores
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact decomposition (DecompX)
+# ---------------------------------------------------------------------------------------------
+
+
+def _decompx(model: LoadedModel, analysis: Analysis, target: Target, inputs, progress) -> np.ndarray:
+    """DecompX (Modarressi et al. 2023): the target's logit taken apart exactly into one part per input token plus
+    a bias term (``decompose.decompose_tokens``); the parts are the scores (signed)."""
+    return decompose_tokens(model, analysis, target, progress=progress).parts
 
 
 # ---------------------------------------------------------------------------------------------
