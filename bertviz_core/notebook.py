@@ -7,8 +7,8 @@ Two kinds of call:
   bertviz user changes one import. ``layer``, ``heads``, ``include_layers`` and ``include_heads`` count from 0, as in
   bertviz.
 - One-liners on text, one per page's main view: ``attention``, ``fill_mask``, ``positions``, ``qkv``, ``contextual``,
-  ``attributions`` and ``corpus_search``. ``model`` is a spec as ``load_model`` takes it ("offline", a hub id, a
-  folder; None for the default) or a ``LoadedModel``; each spec is loaded once per process. Layers and heads count
+  ``attributions``, ``decomposition`` and ``corpus_search``. ``model`` is a spec as ``load_model`` takes it
+  ("offline", a hub id, a folder; None for the default) or a ``LoadedModel``; each spec is loaded once per process. Layers and heads count
   from 1, as in the app, its URLs and the command line; hidden-state layers (``contextual``, ``corpus_search``) from
   0, the embedding output.
 
@@ -341,6 +341,25 @@ def attributions(text: str, model: str | LoadedModel | None = None, *, methods: 
     target = mask_target(loaded, analysis, mask, word)
     found = [attribute(loaded, analysis, target, method, steps=steps or IG_STEPS) for method in methods or METHODS]
     return attribution_rows(analysis.tokens, found)
+
+
+def decomposition(text: str, model: str | LoadedModel | None = None, *, view: str = "tokens",
+                  word: str | None = None, mask: int | None = None, threshold: float = 0.1) -> go.Figure:
+    """The decomposition page: the logit of ``word`` (default the top guess) at the [MASK] at token ``mask`` (default
+    the first) taken apart exactly. ``view``: "tokens" (one part per input token), "components" (each head and
+    feed-forward, layers x heads) or "routes" (the routes into the mask that carry at least ``threshold``)."""
+    from .charts.decompose import component_grid, route_figure, token_parts
+    from .explain.decompose import decompose_components, decompose_tokens, route_graph, routes
+    from .explain.target import mask_target
+
+    loaded = model_for(model)
+    analysis = analysis_of(loaded, text)
+    target = mask_target(loaded, analysis, mask, word)
+    draw = {"tokens": lambda: token_parts(decompose_tokens(loaded, analysis, target)),
+            "components": lambda: component_grid(decompose_components(loaded, analysis, target)),
+            "routes": lambda: route_figure(route_graph(routes(loaded, analysis), target.mask_index, threshold),
+                                           analysis.tokens)}
+    return _drawn(draw, view)
 
 
 _INDEXES: dict[tuple[str, str], object] = {}

@@ -12,6 +12,8 @@ from transformers import AutoModel, AutoTokenizer
 from bertviz_core import InputError, analyze, notebook
 from bertviz_core.charts import token_labels
 from bertviz_core.charts.attention import OPACITY_LEVELS, OPEN_HEAD
+from bertviz_core.explain.decompose import decompose_tokens
+from bertviz_core.explain.target import mask_target
 from notebook_run import PLOTLY_JSON, figures, outputs
 from tiny_models import save_tiny_model
 
@@ -175,6 +177,14 @@ def test_the_one_liners_draw_what_the_pages_draw(offline):
 
     scores = notebook.attributions("The nurse said that [MASK] was tired.", offline, methods=["attention", "rollout"])
     assert list(scores.data[0].y) == ["Raw attention (last layer, mean of heads)", "Attention rollout"]
+
+    nurse = "The nurse said that [MASK] was tired."
+    parts = notebook.decomposition(nurse, offline).data[0]
+    found = decompose_tokens(offline, analyze(offline, nurse), mask_target(offline, analyze(offline, nurse)))
+    assert np.allclose(parts.y, np.append(found.parts, found.bias), atol=1e-5)
+    assert sum(parts.y) == pytest.approx(found.logit, rel=1e-4)  # the bars add up to the model's own logit
+    assert notebook.decomposition(nurse, offline, view="components").data[0].z.shape == (6, 13)
+    assert notebook.decomposition(nurse, offline, view="routes").layout.title.text.startswith("Routes into 5 [MASK]")
 
 
 def test_the_one_liners_refuse_bad_input_with_a_sentence(offline):
