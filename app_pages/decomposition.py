@@ -43,7 +43,8 @@ st.markdown("The Explain page estimates what a prediction owes each token. This 
             "LayerNorm's mean and spread, each activation's ratio act(z) / z): what remains is linear, so every "
             "vector the model makes, and the logit of the masked word, is a sum of one part per source plus a bias "
             "term (DecompX, Modarressi et al. 2023). The sources are the input tokens, or the places that wrote into "
-            "the residual stream: the embeddings, each head, each feed-forward.")
+            "the residual stream: the embeddings, each head, each feed-forward. Up to "
+            f"{MAX_TOKENS} tokens: one layer's parts by token are tokens x tokens x hidden size numbers.")
 analysis = current_analysis()
 try:
     target = mask_target(model, analysis)
