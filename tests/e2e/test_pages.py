@@ -20,6 +20,7 @@ CHARTS = {  # path -> charts the page draws for a one-sentence input
     "context": 3,
     "applications": 1,
     "explain": 0,  # no mask in the sentence: the page offers an example (tests/e2e/test_explain_page.py)
+    "decompose": 0,  # no mask in the sentence: the page offers an example (tests/e2e/test_decomposition_page.py)
     "lesson": 0,  # nothing is revealed before an answer (tests/e2e/test_lesson_page.py)
     "compare": 5,  # both models' tokens and attention (embedded by default: no guesses), and their CKA
     "corpus": 2,
@@ -31,7 +32,7 @@ NAVIGATION = {  # the story the top bar tells, section by section (issue 27): wr
     "Start": ["", "lesson"],
     "Inside one sentence": ["tokenization", "positions", "input", "architecture", "qkv", "attention", "context",
                             "masked-lm", "applications"],
-    "Is attention an explanation?": ["explain"],
+    "Is attention an explanation?": ["explain", "decompose"],
     "Beyond one sentence": ["corpus", "atlas", "compare"],
 }
 
