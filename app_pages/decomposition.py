@@ -50,7 +50,8 @@ try:
     target = mask_target(model, analysis)
 except InputError as error:
     st.info(md(str(error)))
-    st.button(f"Use the example “{EXAMPLE}”", on_click=use_example, type="primary")
+    if model.has_mlm_head:  # else the message names what is missing: a model with a head, not a mask
+        st.button(f"Use the example “{EXAMPLE}”", on_click=use_example, type="primary")
     st.stop()
 if analysis.num_tokens > MAX_TOKENS:
     st.info(f"This page takes inputs of up to {MAX_TOKENS} tokens (the parts of one layer are tokens x tokens x "

@@ -79,3 +79,9 @@ def test_without_a_mask_the_page_offers_the_example():
     assert any("No mask in the text" in info.value.replace("\\", "") for info in app.info)
     app.button[0].click().run()
     assert not app.exception and figures(app)
+
+
+def test_a_model_without_a_masked_lm_head_is_told_so():
+    app = open_app(PAGE, text=NURSE, model="embedded")
+    assert any("has no trained masked-LM head" in info.value.replace("\\", "") for info in app.info)
+    assert not app.button and not figures(app)
